@@ -24,6 +24,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 #: The earliest event time accepted; older ones are corrupt or mis-scaled (ms read as s).
 EARLIEST_EVENT_AT = datetime(1990, 1, 1, tzinfo=UTC)
@@ -42,16 +43,24 @@ def _plausible_time(value: datetime) -> datetime:
         value = value.replace(tzinfo=UTC)
 
     if value < EARLIEST_EVENT_AT:
-        raise ValueError(f"timestamp {value.isoformat()} is before {EARLIEST_EVENT_AT.date()}")
+        raise PydanticCustomError(
+            "implausible_timestamp",
+            "timestamp {at} is before {earliest}",
+            {"at": value.isoformat(), "earliest": EARLIEST_EVENT_AT.date().isoformat()},
+        )
     if value > datetime.now(UTC) + MAX_FUTURE:
-        raise ValueError(f"timestamp {value.isoformat()} is more than a year in the future")
+        raise PydanticCustomError(
+            "implausible_timestamp",
+            "timestamp {at} is more than a year in the future",
+            {"at": value.isoformat()},
+        )
     return value
 
 
 def _finite_price(value: float) -> float:
     """Reject NaN and infinite prices, which JSON parsers accept as extensions."""
     if not math.isfinite(value):
-        raise ValueError("price must be a finite number")
+        raise PydanticCustomError("invalid_price", "price must be a finite number")
     return value
 
 
@@ -169,7 +178,7 @@ class Interaction(Contract):
     @model_validator(mode="after")
     def _purchase_has_price(self) -> Interaction:
         if self.event_type == "purchase" and (self.price is None or self.quantity is None):
-            raise ValueError("a purchase needs price and quantity")
+            raise PydanticCustomError("missing_field", "a purchase needs price and quantity")
         return self
 
     @property
