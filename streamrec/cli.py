@@ -1,0 +1,150 @@
+"""The ``streamrec`` command: brokers, topics, schemas, the worker, the simulator, the analysis.
+
+Each subcommand is a thin layer over a function of ``stream/``, ``producers/`` or ``analysis/``;
+this module is the only place that parses arguments and configures logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from stream.events import SCHEMAS
+from stream.topics import DEFAULT_PARTITIONS, TOPICS
+
+app = typer.Typer(
+    help="Streaming recommender with a built-in multi-arm experiment.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+logger = logging.getLogger("streamrec")
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_LOG_DIR = Path("var/log")
+
+Bootstrap = Annotated[
+    str, typer.Option("--bootstrap", "-b", help="Kafka bootstrap server, HOST:PORT.")
+]
+LogDir = Annotated[
+    Path, typer.Option("--log-dir", help="Folder of the Parquet event log (written by 'sink').")
+]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")]
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Structured, quiet logs on stderr: milestones at INFO, per-event detail at DEBUG."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "aiohttp"):
+        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so every command stops as it does on Ctrl-C."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="Port to listen on, on 127.0.0.1.")] = 9092,
+    kafka: Annotated[
+        bool, typer.Option("--kafka", help="Run Apache Kafka (Java) instead of Tansu.")
+    ] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Start a local broker on loopback and keep it running until Ctrl-C.
+
+    By default the embedded Tansu broker (memory only: it keeps nothing across a restart);
+    with --kafka, Apache Kafka in KRaft mode from its Maven jars (needs Java 17 and Maven; the
+    first start downloads the jars).
+    """
+    from stream.brokers.kafka import ApacheKafkaBroker
+    from stream.brokers.tansu import TansuBroker
+
+    _configure_logging(verbose)
+    _stop_on_sigterm()
+    launcher = ApacheKafkaBroker(port=port) if kafka else TansuBroker(port=port)
+    name = "Apache Kafka" if kafka else "Tansu"
+
+    try:
+        with launcher:
+            console.print(f"[green]{name} broker ready[/] at 127.0.0.1:{port}; Ctrl-C stops it.")
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    console.print(f"{name} broker stopped.")
+
+
+@app.command()
+def topics(
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
+    partitions: Annotated[int, typer.Option(help="Partitions of each new topic.")] = (
+        DEFAULT_PARTITIONS
+    ),
+    verbose: Verbose = False,
+) -> None:
+    """Create the experiment's topics; topics that exist already are left as they are."""
+    from stream.admin import create_topics, wait_for_broker
+
+    _configure_logging(verbose)
+    wait_for_broker(bootstrap, timeout_s=60)
+    created = create_topics(bootstrap, TOPICS.all(), partitions=partitions)
+
+    existing = sorted(set(TOPICS.all()) - set(created))
+    console.print(f"created: {', '.join(created) or 'none'}")
+    console.print(f"already there: {', '.join(existing) or 'none'}")
+
+
+@app.command()
+def schema(
+    name: Annotated[
+        str | None, typer.Argument(help=f"One of: {', '.join(SCHEMAS)}. All when omitted.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the messages on the wire."""
+    if name is not None and name not in SCHEMAS:
+        raise typer.BadParameter(f"unknown schema {name!r}; choose from {', '.join(SCHEMAS)}")
+
+    chosen = {name: SCHEMAS[name]} if name else SCHEMAS
+    documents = {key: model.model_json_schema() for key, model in chosen.items()}
+    print(json.dumps(documents[name] if name else documents, indent=2))
+
+
+@app.command()
+def watch(
+    topic: Annotated[str, typer.Argument(help="Topic to tail, e.g. recommendations.")],
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the oldest message.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many messages.", min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line each.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Tail a topic live in readable form (from its end unless --from-beginning)."""
+    from stream.watch import watch_topic
+
+    _configure_logging(verbose)
+    _stop_on_sigterm()
+    with contextlib.suppress(KeyboardInterrupt):
+        watch_topic(bootstrap, topic, console, from_beginning, limit, as_json)
+
+
+if __name__ == "__main__":
+    app()
