@@ -37,7 +37,8 @@ class SrmResult:
 def srm_test(counts: Sequence[float], weights: Sequence[float | None]) -> SrmResult:
     """χ² goodness-of-fit test of unit counts per arm against the intended weights.
 
-    Arms whose weight is 0, negative or missing (None or NaN) are dropped first. If fewer than
+    Arms whose weight is 0, negative or missing (None, NaN, or past the end of ``weights``)
+    are dropped first. If fewer than
     two arms remain, or their counts sum to 0, the test is skipped: ``p_value = 1`` and
     ``chi2 = df = None``. Otherwise, over the k remaining arms::
 
@@ -59,10 +60,12 @@ def srm_test(counts: Sequence[float], weights: Sequence[float | None]) -> SrmRes
     >>> srm_test([1000, 900], [1, 0])
     SrmResult(chi2=None, df=None, p_value=1.0)
     """
-    if len(counts) != len(weights):
-        raise ValueError("counts and weights must have one entry per arm")
+    if len(weights) > len(counts):
+        raise ValueError("more weights than arms: give one weight per entry of counts")
 
-    weight_array = np.array([np.nan if w is None else w for w in weights], dtype=np.float64)
+    # An arm past the end of weights has no intended share, like a None weight.
+    padded = list(weights) + [None] * (len(counts) - len(weights))
+    weight_array = np.array([np.nan if w is None else w for w in padded], dtype=np.float64)
     active = np.isfinite(weight_array) & (weight_array > 0)
     observed = np.asarray(counts, dtype=np.float64)[active]
     active_weights = weight_array[active]
