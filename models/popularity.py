@@ -1,10 +1,9 @@
 """Time-decayed popularity: the control arm, and the fallback of the other recommenders.
 
 Each event adds its kind's weight to its item's score, and every score halves each
-``half_life_s`` seconds. Instead of decaying every item at every event, scores are stored
-multiplied by ``exp(decay * (at - reference_at))``: an event then only adds to its own item,
-and all items share the same factor, so ranking never needs the current time. The reference
-moves forward before the stored numbers could overflow.
+``half_life_s`` seconds (:class:`DecayedCounts`). :class:`Popularity` recommends the items with
+the highest scores to everyone; the other recommenders keep a :class:`DecayedCounts` of their own
+to break ties and to serve users they know nothing about.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from models import state as state_codec
 from models.base import Context, Feedback, Recommender
 from models.catalog import Catalog
 
-__all__ = ["DEFAULT_KIND_WEIGHTS", "Popularity"]
+__all__ = ["DEFAULT_KIND_WEIGHTS", "DecayedCounts", "Popularity"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +32,90 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
 
 # Stored scores grow like exp(exponent); past this exponent they are rescaled to stay finite.
 _MAX_EXPONENT = 50.0
+
+
+class DecayedCounts:
+    """Per-item sums of weights that halve every ``half_life_s`` seconds.
+
+    Instead of decaying every item at every event, sums are stored multiplied by
+    ``exp(decay * (at - reference_at))``: an event then adds to its own item only, and all items
+    share the same factor, so a ranking never needs the current time. The reference moves
+    forward before the stored numbers could overflow.
+
+    Examples
+    --------
+    >>> counts = DecayedCounts(half_life_s=10.0)
+    >>> counts.add(0, 4.0, at=0.0)
+    >>> counts.add(1, 1.0, at=20.0)
+    >>> counts.values(3, at=20.0).tolist()
+    [1.0, 1.0, 0.0]
+    """
+
+    def __init__(self, half_life_s: float) -> None:
+        if half_life_s <= 0:
+            raise ValueError("half_life_s must be positive")
+
+        self.half_life_s = float(half_life_s)
+        self.reference_at: float | None = None
+        self._decay = math.log(2.0) / self.half_life_s
+        self._scaled = np.zeros(0, dtype=np.float64)
+
+    def add(self, index: int, weight: float, at: float) -> None:
+        """Add ``weight`` to item ``index`` at time ``at``."""
+        if self.reference_at is None:
+            self.reference_at = at
+        exponent = self._decay * (at - self.reference_at)
+        if exponent > _MAX_EXPONENT:
+            self._rebase(at)
+            exponent = 0.0
+
+        self._ensure_size(index + 1)
+        self._scaled[index] += weight * math.exp(exponent)
+
+    def values(self, n_items: int, at: float) -> np.ndarray:
+        """The decayed sums of items ``0 .. n_items - 1`` at time ``at`` (a new array)."""
+        self._ensure_size(n_items)
+        scaled = self._scaled[:n_items]
+        if self.reference_at is None:
+            return scaled.copy()
+
+        # Clamp so that a request far in the future of the last event cannot underflow to 0 and
+        # lose the ranking; the ranking does not depend on the factor anyway.
+        exponent = max(-self._decay * (at - self.reference_at), -_MAX_EXPONENT)
+        return scaled * math.exp(exponent)
+
+    def to_arrays(self, item_ids: list[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The non-zero sums by item identifier; ``item_ids`` maps indices to identifiers."""
+        seen = np.flatnonzero(self._scaled[: len(item_ids)])
+        arrays = {
+            "item_ids": state_codec.strings([item_ids[i] for i in seen.tolist()]),
+            "scaled": self._scaled[seen],
+        }
+        return {"reference_at": self.reference_at}, arrays
+
+    def load_arrays(
+        self, header: dict[str, Any], arrays: dict[str, np.ndarray], catalog: Catalog
+    ) -> None:
+        """Restore sums saved by :meth:`to_arrays`; items missing from ``catalog`` drop."""
+        self.reference_at = header["reference_at"]
+        self._ensure_size(catalog.n_items)
+        item_ids = state_codec.as_strings(arrays["item_ids"])
+        for item_id, value in zip(item_ids, arrays["scaled"].tolist(), strict=True):
+            index = catalog.index_of(item_id)
+            if index is not None:
+                self._scaled[index] = value
+
+    def _rebase(self, at: float) -> None:
+        assert self.reference_at is not None
+        self._scaled *= math.exp(-self._decay * (at - self.reference_at))
+        self.reference_at = at
+        logger.debug("decayed_counts_rebased reference_at=%s", at)
+
+    def _ensure_size(self, size: int) -> None:
+        if len(self._scaled) < size:
+            grown = np.zeros(max(size, 2 * len(self._scaled)), dtype=np.float64)
+            grown[: len(self._scaled)] = self._scaled
+            self._scaled = grown
 
 
 class Popularity(Recommender):
@@ -51,8 +134,8 @@ class Popularity(Recommender):
 
     Attributes
     ----------
-    reference_at
-        The time at which stored scores equal decayed scores.
+    counts
+        The decayed weighted event counts per item.
 
     Examples
     --------
@@ -89,71 +172,22 @@ class Popularity(Recommender):
         super().__init__(
             catalog, seed=seed, max_per_brand=max_per_brand, tier_tolerance=tier_tolerance
         )
-        if half_life_s <= 0:
-            raise ValueError("half_life_s must be positive")
-
-        self.half_life_s = float(half_life_s)
         self.kind_weights = dict(DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights)
-        self._decay = math.log(2.0) / self.half_life_s
-        self.reference_at: float | None = None
-        self._scaled = np.zeros(0, dtype=np.float64)
+        self.counts = DecayedCounts(half_life_s)
 
     def _learn(self, feedback: Feedback, item_index: int) -> None:
         weight = self.kind_weights.get(feedback.kind, 0.0)
-        if weight == 0.0:
-            return
-
-        if self.reference_at is None:
-            self.reference_at = feedback.at
-        exponent = self._decay * (feedback.at - self.reference_at)
-        if exponent > _MAX_EXPONENT:
-            self._rebase(feedback.at)
-            exponent = 0.0
-
-        self._ensure_size(item_index + 1)
-        self._scaled[item_index] += weight * math.exp(exponent)
-
-    def item_scores(self, at: float) -> np.ndarray:
-        """Every catalog item's decayed popularity at time ``at`` (0 for items never seen)."""
-        self._ensure_size(self.catalog.n_items)
-        scores = self._scaled[: self.catalog.n_items]
-        if self.reference_at is None:
-            return scores.copy()
-
-        # Clamp so that a request far in the future of the last event cannot underflow to 0 and
-        # lose the ranking; the ranking does not depend on the factor anyway.
-        exponent = max(-self._decay * (at - self.reference_at), -_MAX_EXPONENT)
-        return scores * math.exp(exponent)
+        if weight:
+            self.counts.add(item_index, weight, feedback.at)
 
     def score(self, context: Context) -> np.ndarray:
-        return self.item_scores(context.at)
-
-    def _rebase(self, at: float) -> None:
-        assert self.reference_at is not None
-        self._scaled *= math.exp(-self._decay * (at - self.reference_at))
-        self.reference_at = at
-        logger.debug("popularity_rebased reference_at=%s", at)
-
-    def _ensure_size(self, size: int) -> None:
-        if len(self._scaled) < size:
-            grown = np.zeros(max(size, 2 * len(self._scaled)), dtype=np.float64)
-            grown[: len(self._scaled)] = self._scaled
-            self._scaled = grown
+        return self.counts.values(self.catalog.n_items, context.at)
 
     def _options(self) -> dict[str, Any]:
-        return {"half_life_s": self.half_life_s, "kind_weights": self.kind_weights}
+        return {"half_life_s": self.counts.half_life_s, "kind_weights": self.kind_weights}
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        seen = np.flatnonzero(self._scaled[: self.catalog.n_items])
-        item_ids = [self.catalog.item_ids[i] for i in seen.tolist()]
-        arrays = {"item_ids": state_codec.strings(item_ids), "scaled": self._scaled[seen]}
-        return {"reference_at": self.reference_at}, arrays
+        return self.counts.to_arrays(self.catalog.item_ids)
 
     def _set_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.reference_at = header["reference_at"]
-        self._ensure_size(self.catalog.n_items)
-        item_ids = state_codec.as_strings(arrays["item_ids"])
-        for item_id, value in zip(item_ids, arrays["scaled"].tolist(), strict=True):
-            index = self.catalog.index_of(item_id)
-            if index is not None:
-                self._scaled[index] = value
+        self.counts.load_arrays(header, arrays, self.catalog)
