@@ -74,6 +74,7 @@ class Catalog:
         self._tags: list[tuple[str, ...]] = []
         self._columns: dict[tuple[int, str], int] = {}
         self._column_fields: list[int] = []
+        self._column_names: list[tuple[int, str]] = []
         self._item_columns: list[np.ndarray] = []
         self._item_values: list[np.ndarray] = []
         self._category_code = np.zeros(_INITIAL_CAPACITY, dtype=np.int32)
@@ -190,6 +191,11 @@ class Catalog:
         """The feature column of e.g. ``("category", "shoes")``, or None if never seen."""
         return self._columns.get((FEATURE_FIELDS.index(field), value))
 
+    def feature_name(self, column: int) -> tuple[str, str]:
+        """The ``(field, value)`` a feature column stands for; the inverse of feature_column."""
+        field, value = self._column_names[column]
+        return FEATURE_FIELDS[field], value
+
     def _append(self, item_id: str) -> int:
         index = self.n_items
         if index == len(self._price):
@@ -232,6 +238,7 @@ class Catalog:
             column = len(self._column_fields)
             self._columns[key] = column
             self._column_fields.append(field)
+            self._column_names.append(key)
         return column
 
     def _build_features(self) -> scipy.sparse.csr_matrix:
