@@ -1,8 +1,9 @@
 """The byte format of saved model state: a JSON header and named numpy arrays in one npz file.
 
-Saved state is read back without ``pickle``, so restoring a snapshot cannot run code that was
-planted in it. The header holds small JSON values (options, counters, random generator states);
-the arrays hold everything that grows with users and items.
+:func:`unpack` never unpickles, so decoding a snapshot cannot run code that was planted in it.
+The header holds small JSON values (options, counters, random generator states); the arrays
+hold everything that grows with users and items. The one pickled object is the hybrid's river
+bandit policy, stored as raw bytes and unpickled explicitly by :mod:`models.hybrid`.
 
 Examples
 --------

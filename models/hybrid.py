@@ -1,0 +1,384 @@
+"""The bandit-weighted hybrid (arm E): a bandit policy chooses the source of each slot of a slate.
+
+The hybrid owns one instance of each of the four other recommenders (its sources), teaches them
+all the events it learns, and fills a slate slot by slot: a river bandit policy pulls a source,
+and the slot gets that source's best remaining item. When the hybrid serves a slate it keeps
+``request_id -> item_id -> source``; later impressions, clicks and purchases of those slots
+carrying the same ``request_id`` update the policy, so sources whose items get clicked and
+bought are chosen more often.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from river import bandit, proba
+
+from models import state as state_codec
+from models.base import Context, Feedback, Recommender, Scored
+from models.catalog import Catalog
+from models.content import Content
+from models.cooccurrence import CoOccurrence
+from models.matrix_factorisation import MatrixFactorisation
+from models.popularity import Popularity
+
+__all__ = ["Hybrid", "POLICIES", "SOURCES"]
+
+logger = logging.getLogger(__name__)
+
+#: The recommenders the hybrid chooses among, by name (the ``source`` of their slots).
+SOURCES: dict[str, type[Recommender]] = {
+    source.name: source for source in (Popularity, CoOccurrence, MatrixFactorisation, Content)
+}
+
+#: The bandit policies the hybrid can use.
+POLICIES = ("thompson", "epsilon_greedy")
+
+_KIND_BITS = {"impression": 1, "click": 2, "add_to_cart": 4, "purchase": 8}
+
+
+class Hybrid(Recommender):
+    """Fill each slot from a source chosen by a bandit rewarded by clicks and purchases.
+
+    **Rewards.** Each impression of a served slot is a trial with reward 0, each click a trial
+    with reward ``click_reward`` and each purchase one with ``purchase_reward``; an
+    add-to-cart is not a trial. Each kind counts once per slot. With Thompson sampling the
+    reward object is a Beta distribution, for which any positive reward is one success: the
+    policy then estimates ``(clicks + purchases) / (impressions + clicks + purchases)`` per
+    source, which orders sources as their click and purchase rates per impression do. With
+    epsilon-greedy the rewards are averaged, so their sizes matter.
+
+    **Source probabilities.** Each :class:`~models.base.Scored` carries the probability with
+    which the policy would have chosen its source among the sources still able to fill the
+    slot, for off-policy evaluation. Epsilon-greedy gives it exactly:
+    ``(1 - epsilon) * [source is the greedy choice] + epsilon / n_sources``. Thompson sampling
+    has no closed form, so it is estimated once per slate by a Monte Carlo of the policy's own
+    rule: ``n_probability_draws`` draws from each source's Beta posterior with the hybrid's
+    seeded numpy generator, counting how often each source has the largest draw; the count is
+    smoothed as ``(wins + 1) / (n_draws + n_sources)`` so that no served slot has probability 0.
+
+    **Filling a slate.** The slate obeys the business rules as a whole: each source proposes
+    its ranking of the eligible items, and a slot takes the chosen source's best item that is
+    not in the slate yet and does not break the brand cap. A source with nothing left to offer
+    leaves the pull, and the policy pulls again among the others.
+
+    Parameters
+    ----------
+    catalog
+        The shared catalog.
+    policy
+        ``"thompson"`` (Thompson sampling with a Beta(1, 1) prior) or ``"epsilon_greedy"``.
+    epsilon
+        Exploration rate of epsilon-greedy.
+    click_reward, purchase_reward
+        Rewards of a click and of a purchase on a served slot.
+    max_served_requests
+        Served slates remembered for attribution; the oldest are forgotten first.
+    n_probability_draws
+        Monte Carlo draws used to estimate Thompson sampling's source probabilities.
+    source_options
+        Keyword arguments per source name, passed to that source's constructor.
+    seed, max_per_brand, tier_tolerance
+        See :class:`~models.base.Recommender`; the sources get the same values.
+
+    Attributes
+    ----------
+    sources
+        The four recommenders, by name.
+    n_rewards
+        Trials (impressions, clicks, purchases of served slots) fed to the policy.
+
+    Examples
+    --------
+    >>> from models.base import Context, Feedback, ItemInfo
+    >>> from models.catalog import Catalog
+    >>> catalog = Catalog()
+    >>> for n in range(12):
+    ...     _ = catalog.upsert(ItemInfo(f"i{n}", "c", f"b{n}", 1.0, 0, stock=5))
+    >>> model = Hybrid(catalog, seed=7)
+    >>> model.learn(Feedback("ann", "i3", "click", at=0.0))
+    >>> slate = model.recommend(Context("ann", 4, 1.0, request_id="r1"))
+    >>> len({s.item_id for s in slate}), all(s.source in model.sources for s in slate)
+    (4, True)
+    >>> model.learn(Feedback("ann", slate[0].item_id, "click", at=2.0, request_id="r1"))
+    >>> model.n_rewards
+    1
+
+    References
+    ----------
+    [^1]: Chapelle, O. and Li, L. (2011). An empirical evaluation of Thompson sampling. NeurIPS.
+    [^2]: Li, L., Chu, W., Langford, J. and Wang, X. (2011). Unbiased offline evaluation of
+    contextual-bandit-based news article recommendation algorithms. WSDM.
+    """
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        policy: str = "thompson",
+        epsilon: float = 0.1,
+        click_reward: float = 1.0,
+        purchase_reward: float = 1.0,
+        max_served_requests: int = 100_000,
+        n_probability_draws: int = 256,
+        source_options: dict[str, dict[str, Any]] | None = None,
+        seed: int = 0,
+        max_per_brand: int = 2,
+        tier_tolerance: int = 1,
+    ) -> None:
+        super().__init__(
+            catalog, seed=seed, max_per_brand=max_per_brand, tier_tolerance=tier_tolerance
+        )
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
+
+        self.policy_name = policy
+        self.epsilon = float(epsilon)
+        self.click_reward = float(click_reward)
+        self.purchase_reward = float(purchase_reward)
+        self.max_served_requests = max_served_requests
+        self.n_probability_draws = n_probability_draws
+        self.source_options = {name: dict(o) for name, o in (source_options or {}).items()}
+        self.sources: dict[str, Recommender] = {
+            name: source(
+                catalog,
+                seed=seed,
+                max_per_brand=max_per_brand,
+                tier_tolerance=tier_tolerance,
+                **self.source_options.get(name, {}),
+            )
+            for name, source in SOURCES.items()
+        }
+        self.policy = self._build_policy()
+        self.n_rewards = 0
+        self._rng = np.random.default_rng(seed)
+        self._served: OrderedDict[str, dict[str, list[Any]]] = OrderedDict()
+        # The reward count and sum per source, kept beside the policy so that the source
+        # probabilities can be computed without reading the policy's private attributes.
+        self._trials = dict.fromkeys(SOURCES, 0)
+        self._successes = dict.fromkeys(SOURCES, 0)
+        self._reward_sums = dict.fromkeys(SOURCES, 0.0)
+
+    def _build_policy(self) -> bandit.base.Policy:
+        if self.policy_name == "thompson":
+            return bandit.ThompsonSampling(reward_obj=proba.Beta(1, 1), seed=self.seed)
+        return bandit.EpsilonGreedy(epsilon=self.epsilon, seed=self.seed)
+
+    def _learn(self, feedback: Feedback, item_index: int) -> None:
+        for source in self.sources.values():
+            source.learn(feedback)
+
+        if feedback.request_id is not None:
+            self._attribute(feedback)
+
+    def _attribute(self, feedback: Feedback) -> None:
+        """Feed the policy the reward of a served slot, once per event kind."""
+        slots = self._served.get(feedback.request_id or "")
+        slot = slots.get(feedback.item_id) if slots else None
+        reward = self._reward_of(feedback.kind)
+        if slot is None or reward is None:
+            return
+
+        bit = _KIND_BITS[feedback.kind]
+        source, kinds_seen = slot
+        if kinds_seen & bit:
+            return
+        slot[1] = kinds_seen | bit
+
+        self.policy.update(source, reward)
+        self._trials[source] += 1
+        self._successes[source] += int(reward > 0)
+        self._reward_sums[source] += reward
+        self.n_rewards += 1
+        logger.debug(
+            "source_rewarded request_id=%s item_id=%s source=%s kind=%s reward=%s",
+            feedback.request_id,
+            feedback.item_id,
+            source,
+            feedback.kind,
+            reward,
+        )
+
+    def _reward_of(self, kind: str) -> float | None:
+        if kind == "impression":
+            return 0.0
+        if kind == "click":
+            return self.click_reward
+        if kind == "purchase":
+            return self.purchase_reward
+        return None
+
+    def recommend(self, context: Context) -> list[Scored]:
+        if self.catalog.n_items == 0 or context.k <= 0:
+            return []
+
+        mask = self.rules.eligible(self.catalog, self.history, context)
+        scores = {name: source.score(context) for name, source in self.sources.items()}
+        ranked = {name: self.rules.ranked(s, mask) for name, s in scores.items()}
+        slate = self._fill(ranked, scores, context.k)
+        self._remember(context.request_id, slate)
+        return slate
+
+    def _fill(
+        self, ranked: dict[str, np.ndarray], scores: dict[str, np.ndarray], k: int
+    ) -> list[Scored]:
+        """Fill up to ``k`` slots, each from a source pulled by the policy."""
+        brand_codes = self.catalog.brand_codes
+        item_ids = self.catalog.item_ids
+        cursor = dict.fromkeys(ranked, 0)
+        per_brand: dict[int, int] = {}
+        taken: set[int] = set()
+        draws = self._posterior_draws() if self.policy_name == "thompson" else None
+        available = [name for name in ranked if len(ranked[name])]
+        slate: list[Scored] = []
+
+        while len(slate) < k and available:
+            source = self.policy.pull(available)
+            item = self._next_item(ranked[source], cursor, source, taken, per_brand, brand_codes)
+            if item is None:
+                available.remove(source)
+                continue
+
+            probability = self._source_probability(source, available, draws)
+            taken.add(item)
+            brand = int(brand_codes[item])
+            per_brand[brand] = per_brand.get(brand, 0) + 1
+            slate.append(Scored(item_ids[item], float(scores[source][item]), source, probability))
+        return slate
+
+    def _next_item(
+        self,
+        ranking: np.ndarray,
+        cursor: dict[str, int],
+        source: str,
+        taken: set[int],
+        per_brand: dict[int, int],
+        brand_codes: np.ndarray,
+    ) -> int | None:
+        """The source's best item not in the slate and within the brand cap, or None."""
+        position = cursor[source]
+        while position < len(ranking):
+            item = int(ranking[position])
+            position += 1
+            if item in taken:
+                continue
+            if per_brand.get(int(brand_codes[item]), 0) >= self.rules.max_per_brand:
+                continue
+            cursor[source] = position
+            return item
+        cursor[source] = position
+        return None
+
+    def _posterior_draws(self) -> np.ndarray:
+        """Draws from each source's Beta posterior, one column per source in SOURCES order."""
+        alpha = np.array([1 + self._successes[s] for s in SOURCES], dtype=np.float64)
+        beta = np.array([1 + self._trials[s] - self._successes[s] for s in SOURCES])
+        return self._rng.beta(alpha, beta, size=(self.n_probability_draws, len(SOURCES)))
+
+    def _source_probability(
+        self, source: str, available: list[str], draws: np.ndarray | None
+    ) -> float:
+        """The probability that the policy picks ``source`` among ``available``."""
+        if draws is None:
+            # river's epsilon-greedy exploits the first source of highest mean reward, 0 if unseen.
+            means = [self._reward_sums[s] / max(self._trials[s], 1) for s in available]
+            greedy = available[int(np.argmax(means))]
+            epsilon = self.policy.current_epsilon
+            return (1.0 - epsilon) * (source == greedy) + epsilon / len(available)
+
+        columns = [list(SOURCES).index(s) for s in available]
+        winners = np.argmax(draws[:, columns], axis=1)
+        wins = int(np.count_nonzero(winners == available.index(source)))
+        return (wins + 1) / (len(draws) + len(available))
+
+    def _remember(self, request_id: str | None, slate: list[Scored]) -> None:
+        if request_id is None or not slate:
+            return
+
+        self._served[request_id] = {s.item_id: [s.source, 0] for s in slate}
+        self._served.move_to_end(request_id)
+        while len(self._served) > self.max_served_requests:
+            self._served.popitem(last=False)
+
+    def score(self, context: Context) -> np.ndarray:
+        """A deterministic blend of the sources' scores, for callers that need one per item.
+
+        Each source's scores are turned into ``1 / (1 + rank)`` and weighted by the source's
+        mean reward so far (with one prior success and failure). :meth:`recommend` does not
+        use this blend: it fills slots by pulling sources.
+        """
+        blend = np.zeros(self.catalog.n_items, dtype=np.float64)
+        for name, source in self.sources.items():
+            order = np.argsort(-source.score(context), kind="stable")
+            reciprocal_rank = np.empty_like(blend)
+            reciprocal_rank[order] = 1.0 / (1.0 + np.arange(len(order)))
+            weight = (1 + self._successes[name]) / (2 + self._trials[name])
+            blend += weight * reciprocal_rank
+        return blend
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy_name,
+            "epsilon": self.epsilon,
+            "click_reward": self.click_reward,
+            "purchase_reward": self.purchase_reward,
+            "max_served_requests": self.max_served_requests,
+            "n_probability_draws": self.n_probability_draws,
+            "source_options": self.source_options,
+        }
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        requests, items, sources, kinds = [], [], [], []
+        for request_id, slots in self._served.items():
+            for item_id, (source, kinds_seen) in slots.items():
+                requests.append(request_id)
+                items.append(item_id)
+                sources.append(source)
+                kinds.append(kinds_seen)
+
+        header = {
+            "rng": self._rng.bit_generator.state,
+            "n_rewards": self.n_rewards,
+            "trials": self._trials,
+            "successes": self._successes,
+            "reward_sums": self._reward_sums,
+        }
+        arrays = {
+            "served_request": state_codec.strings(requests),
+            "served_item": state_codec.strings(items),
+            "served_source": state_codec.strings(sources),
+            "served_kinds": np.asarray(kinds, dtype=np.int8),
+            # NOTE: river policies have no export of their own, so the policy (its reward
+            # objects and random generators) is pickled: restore hybrid state only from the
+            # worker's own snapshot store, never from bytes another party could write.
+            "policy": np.frombuffer(pickle.dumps(self.policy), dtype=np.uint8),
+        }
+        for name, source in self.sources.items():
+            arrays[f"source.{name}"] = np.frombuffer(source.to_state(), dtype=np.uint8)
+        return header, arrays
+
+    def _set_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self._rng.bit_generator.state = header["rng"]
+        self.n_rewards = header["n_rewards"]
+        self._trials = header["trials"]
+        self._successes = header["successes"]
+        self._reward_sums = header["reward_sums"]
+        self.policy = pickle.loads(arrays["policy"].tobytes())
+        for name, source in SOURCES.items():
+            self.sources[name] = source.from_state(arrays[f"source.{name}"].tobytes(), self.catalog)
+
+        served = zip(
+            state_codec.as_strings(arrays["served_request"]),
+            state_codec.as_strings(arrays["served_item"]),
+            state_codec.as_strings(arrays["served_source"]),
+            arrays["served_kinds"].tolist(),
+            strict=True,
+        )
+        for request_id, item_id, source, kinds_seen in served:
+            self._served.setdefault(request_id, {})[item_id] = [source, kinds_seen]
