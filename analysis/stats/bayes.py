@@ -75,6 +75,15 @@ def posterior_chance_to_win(
 
     With ``inverse`` (a decrease is good) the two risks swap.
 
+    Parameters
+    ----------
+    post_mean, post_sd
+        Mean μ and standard deviation σ of the normal posterior of the effect.
+    alpha
+        The credible interval covers ``1 - alpha``.
+    inverse
+        True when a decrease of the metric is an improvement.
+
     Examples
     --------
     >>> round(posterior_chance_to_win(1.7724538509055159, 3.141592653589793).chance_to_win, 7)
@@ -119,6 +128,17 @@ def normal_chance_to_win(
           prec = 1/se² + 1/v0,   μ = (est/se² + m0/v0)/prec,   σ = sqrt(1/prec)
 
     then :func:`posterior_chance_to_win` on ``N(μ, σ²)``.
+
+    Parameters
+    ----------
+    effect
+        The effect, from :func:`~analysis.stats.effects.compare_arms`.
+    alpha
+        The credible interval covers ``1 - alpha``.
+    prior
+        Prior on the relative effect; None is the flat prior.
+    inverse
+        True when a decrease of the metric is an improvement.
 
     Examples
     --------
@@ -191,6 +211,15 @@ def beta_probability_b_beats_a(
     parameters, using ``P(p_B > p_A) = 1 - P(p_A > p_B)``. Without an integer parameter the
     probability is ``∫ f_B(t)·F_A(t) dt`` by quadrature.
 
+    Parameters
+    ----------
+    x_a, n_a
+        Conversions and units of the control arm.
+    x_b, n_b
+        Conversions and units of the treatment arm.
+    prior_alpha, prior_beta
+        Beta prior shared by both arms; 1, 1 is uniform.
+
     Examples
     --------
     >>> round(beta_probability_b_beats_a(20, 200, 30, 210), 7)
@@ -227,6 +256,17 @@ def probability_best_beta(
     ``n_draws`` joint posterior draws in which arm k is largest. The Monte-Carlo standard error
     of each entry is at most ``0.5/sqrt(n_draws)``; a fixed ``seed`` makes reports reproducible.
 
+    Parameters
+    ----------
+    successes, trials
+        Conversions and units per arm.
+    prior_alpha, prior_beta
+        Beta prior shared by all arms.
+    n_draws
+        Joint posterior draws.
+    seed
+        Seed of the draws.
+
     Returns
     -------
     One probability per arm, in the input order, summing to 1.
@@ -257,6 +297,15 @@ def probability_best_normal(
     Formula: ``P(arm k is best) = P(μ_k = max_j μ_j)`` with independent posteriors
     ``μ_j ~ N(mean_j, se_j²)`` (a flat prior on each arm's mean), estimated by the share of
     ``n_draws`` seeded joint draws in which arm k is largest.
+
+    Parameters
+    ----------
+    means, standard_errors
+        Estimated mean and its standard error per arm.
+    n_draws
+        Joint posterior draws.
+    seed
+        Seed of the draws.
 
     Examples
     --------

@@ -45,6 +45,14 @@ def effect_from_moments(
 
     ``se = sqrt(var)``; ``df`` is the same for both difference types.
 
+    Parameters
+    ----------
+    a, b
+        Moments of the control and the treatment arm.
+    difference_type
+        ``"absolute"`` or ``"relative"`` (a fraction of the control mean). A relative effect
+        is NaN or infinite where the control mean is 0.
+
     Examples
     --------
     >>> a = proportion_moments(ProportionSums(n=1000, sum=100))
@@ -84,6 +92,11 @@ def arm_moments(sums: ProportionSums | MeanSums | RatioSums) -> ArmMoments:
     :func:`~analysis.stats.moments.mean_moments` and
     :func:`~analysis.stats.moments.ratio_moments` for the formulas.
 
+    Parameters
+    ----------
+    sums
+        :class:`ProportionSums`, :class:`MeanSums` or :class:`RatioSums` of one arm.
+
     Examples
     --------
     >>> arm_moments(ProportionSums(n=4, sum=1)).mean
@@ -107,6 +120,13 @@ def compare_arms(
     :func:`effect_from_moments`; :class:`CupedSums` through
     :func:`~analysis.stats.cuped.cuped_effect` and :class:`RatioCupedSums` through
     :func:`~analysis.stats.cuped.ratio_cuped_effect`, which estimate θ from both arms.
+
+    Parameters
+    ----------
+    a, b
+        Sums of the control and the treatment arm, of the same type.
+    difference_type
+        ``"absolute"`` or ``"relative"`` (a fraction of the control's unadjusted mean).
 
     Examples
     --------

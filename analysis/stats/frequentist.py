@@ -49,6 +49,16 @@ def fixed_horizon_test(
 
     p-values use the survival function, so they stay accurate far in the tail.
 
+    Parameters
+    ----------
+    effect
+        The effect, from :func:`~analysis.stats.effects.compare_arms`.
+    alpha
+        Significance level; the interval covers ``1 - alpha``.
+    alternative
+        ``"two_sided"``, ``"one_sided_greater"`` (the treatment raises the metric) or
+        ``"one_sided_lesser"``.
+
     Examples
     --------
     >>> from analysis.stats.effects import compare_arms

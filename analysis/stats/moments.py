@@ -81,6 +81,11 @@ def proportion_moments(sums: ProportionSums) -> ArmMoments:
 
     Formula: ``m = sum/n``, ``v = m(1 - m)`` (the Bernoulli variance, without an n-1 correction).
 
+    Parameters
+    ----------
+    sums
+        Units and converted units of one arm.
+
     Examples
     --------
     >>> proportion_moments(ProportionSums(n=100, sum=49)).variance
@@ -101,6 +106,11 @@ def mean_moments(sums: MeanSums) -> ArmMoments:
     """Moments of a numeric metric.
 
     Formula: ``m = sum/n``, ``v = (sum_squares - sum²/n)/(n - 1)`` (the sample variance).
+
+    Parameters
+    ----------
+    sums
+        Units, Σx and Σx² of one arm.
 
     Examples
     --------
@@ -132,6 +142,15 @@ def ratio_variance(
 
     Formula: ``Var(M/D) ≈ var_M/μ_D² + var_D·μ_M²/μ_D⁴ - 2·cov_MD·μ_M/μ_D³``.
 
+    Parameters
+    ----------
+    mean_m, var_m
+        Mean and variance of the numerator M.
+    mean_d, var_d
+        Mean and variance of the denominator D.
+    cov_md
+        Covariance of M and D.
+
     Examples
     --------
     >>> ratio_variance(1.0, 0.1, 2.0, 0.0, 0.0)
@@ -156,6 +175,11 @@ def ratio_moments(sums: RatioSums) -> ArmMoments:
 
     The units are users, not impressions, so clicks of one user are not treated as independent;
     that is why a click-through rate needs this and not a binomial variance.
+
+    Parameters
+    ----------
+    sums
+        Units and the numerator and denominator sums of one arm.
 
     Examples
     --------

@@ -27,6 +27,15 @@ def holm_adjust(p_values: npt.ArrayLike) -> np.ndarray:
     Rejecting where ``adj ≤ alpha`` controls the family-wise error rate at alpha under any
     dependence between the tests. Matches R ``p.adjust(method="holm")``.
 
+    Parameters
+    ----------
+    p_values
+        The family's p-values, in any order.
+
+    Returns
+    -------
+    Adjusted p-values, in the input order.
+
     Examples
     --------
     >>> holm_adjust([0.01, 0.04, 0.03, 0.005]).round(6).tolist()
@@ -55,6 +64,15 @@ def benjamini_hochberg_adjust(p_values: npt.ArrayLike) -> np.ndarray:
     Rejecting where ``adj ≤ q`` controls the false discovery rate at q for independent or
     positively dependent tests. Matches R ``p.adjust(method="BH")``.
 
+    Parameters
+    ----------
+    p_values
+        The family's p-values, in any order.
+
+    Returns
+    -------
+    Adjusted p-values, in the input order.
+
     Examples
     --------
     >>> benjamini_hochberg_adjust([0.01, 0.04, 0.03, 0.005]).round(6).tolist()
@@ -77,6 +95,13 @@ def adjust_p_values(p_values: npt.ArrayLike, method: Literal["holm", "bh"]) -> n
     """Adjust a family of p-values by ``method``: ``"holm"`` or ``"bh"`` (Benjamini–Hochberg).
 
     See :func:`holm_adjust` and :func:`benjamini_hochberg_adjust` for the formulas.
+
+    Parameters
+    ----------
+    p_values
+        The family's p-values, in any order.
+    method
+        ``"holm"`` or ``"bh"``.
 
     Examples
     --------

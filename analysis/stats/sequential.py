@@ -53,6 +53,18 @@ def confidence_sequence_test(
     The one-sided p-value is None: GrowthBook finds it by bisection on α, a search this
     function does not do.
 
+    Parameters
+    ----------
+    effect
+        The effect at the current look, from :func:`~analysis.stats.effects.compare_arms`.
+    alpha
+        Error rate over all looks together.
+    tuning_parameter
+        M, the total sample size (both arms) at which the sequence is tightest; GrowthBook's
+        default is 5000.
+    alternative
+        ``"two_sided"``, ``"one_sided_greater"`` or ``"one_sided_lesser"``.
+
     Examples
     --------
     >>> from analysis.stats.effects import compare_arms
@@ -111,6 +123,11 @@ def bernoulli_pair_variance(mean_a: npt.ArrayLike, mean_b: npt.ArrayLike) -> flo
 
     Formula: ``V = p_a(1 - p_a) + p_b(1 - p_b)``.
 
+    Parameters
+    ----------
+    mean_a, mean_b
+        Observed conversion rates of the control and the treatment arm.
+
     Examples
     --------
     >>> round(bernoulli_pair_variance(0.1, 0.2), 6)
@@ -137,6 +154,19 @@ def msprt_log_likelihood_ratio(
         ln Λ_n = ½·ln(V/(V + nτ²)) + n²τ²(Δ̄ - θ0)² / (2V(V + nτ²))
 
     Working in logs keeps Λ finite for long experiments with real effects.
+
+    Parameters
+    ----------
+    n
+        Observations per arm at each look.
+    mean_a, mean_b
+        Running means of the control and the treatment arm at each look.
+    pair_variance
+        V = σ_A² + σ_B², the variance of one treatment-minus-control pair.
+    tau2
+        Mixing variance τ² of the effect; see :func:`optimal_mixing_variance`.
+    theta0
+        The effect under the null hypothesis.
 
     Examples
     --------
@@ -167,6 +197,11 @@ def msprt_likelihood_ratio(
     Formula: ``Λ_n = sqrt(V/(V + nτ²)) · exp(n²τ²(Δ̄ - θ0)² / (2V(V + nτ²)))``; see
     :func:`msprt_log_likelihood_ratio`.
 
+    Parameters
+    ----------
+    n, mean_a, mean_b, pair_variance, tau2, theta0
+        As for :func:`msprt_log_likelihood_ratio`.
+
     Examples
     --------
     >>> round(msprt_likelihood_ratio(200, 10.0, 10.2, 8.0, 0.01, theta0=0.05), 6)
@@ -183,6 +218,13 @@ def msprt_always_valid_p(log_likelihood_ratios: npt.ArrayLike, axis: int = -1) -
     Formula: ``p_n = min(1, min_{k≤n} 1/Λ_k)``, a running minimum along ``axis`` (looks in
     order). Rejecting the first time ``p_n ≤ α`` keeps the false-positive rate at most α however
     often one looks (Ville's inequality on the mixture martingale).
+
+    Parameters
+    ----------
+    log_likelihood_ratios
+        ln Λ at successive looks, in order along ``axis``.
+    axis
+        The axis of the looks.
 
     Examples
     --------
@@ -201,6 +243,15 @@ def optimal_mixing_variance(alpha: float, pair_variance: float, truncation: floa
 
         b  = 2·ln(1/α) / sqrt(M·V)
         τ² = V·Φ(-b) / ((1/b)·φ(b) - Φ(-b))
+
+    Parameters
+    ----------
+    alpha
+        Significance level of the test.
+    pair_variance
+        V, the variance of one treatment-minus-control pair.
+    truncation
+        M, the largest per-arm sample size the experiment may reach.
 
     Examples
     --------

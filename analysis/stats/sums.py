@@ -43,6 +43,12 @@ class ProportionSums:
     n: npt.ArrayLike
     sum: npt.ArrayLike
 
+    @classmethod
+    def from_units(cls, converted: npt.ArrayLike) -> ProportionSums:
+        """Sums of one 0/1 value per unit."""
+        converted = np.asarray(converted, dtype=np.float64)
+        return cls(n=converted.size, sum=converted.sum())
+
 
 @dataclass(frozen=True)
 class MeanSums:
@@ -51,6 +57,18 @@ class MeanSums:
     n: npt.ArrayLike
     sum: npt.ArrayLike
     sum_squares: npt.ArrayLike
+
+    @classmethod
+    def from_units(cls, values: npt.ArrayLike) -> MeanSums:
+        """Sums of one value per unit, as SQL would aggregate them.
+
+        Examples
+        --------
+        >>> MeanSums.from_units([1.0, 2.0, 4.0])
+        MeanSums(n=3, sum=7.0, sum_squares=21.0)
+        """
+        values = np.asarray(values, dtype=np.float64)
+        return cls(n=values.size, sum=float(values.sum()), sum_squares=float(values @ values))
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,20 @@ class RatioSums:
     d_sum_squares: npt.ArrayLike
     m_d_sum_of_products: npt.ArrayLike
 
+    @classmethod
+    def from_units(cls, numerator: npt.ArrayLike, denominator: npt.ArrayLike) -> RatioSums:
+        """Sums of one (numerator, denominator) pair per unit."""
+        m = np.asarray(numerator, dtype=np.float64)
+        d = np.asarray(denominator, dtype=np.float64)
+        return cls(
+            n=m.size,
+            m_sum=float(m.sum()),
+            m_sum_squares=float(m @ m),
+            d_sum=float(d.sum()),
+            d_sum_squares=float(d @ d),
+            m_d_sum_of_products=float(m @ d),
+        )
+
 
 @dataclass(frozen=True)
 class CupedSums:
@@ -83,6 +115,20 @@ class CupedSums:
     pre_sum: npt.ArrayLike
     pre_sum_squares: npt.ArrayLike
     post_pre_sum_of_products: npt.ArrayLike
+
+    @classmethod
+    def from_units(cls, post: npt.ArrayLike, pre: npt.ArrayLike) -> CupedSums:
+        """Sums of one (post, pre) pair of values per unit."""
+        y = np.asarray(post, dtype=np.float64)
+        x = np.asarray(pre, dtype=np.float64)
+        return cls(
+            n=y.size,
+            post_sum=float(y.sum()),
+            post_sum_squares=float(y @ y),
+            pre_sum=float(x.sum()),
+            pre_sum_squares=float(x @ x),
+            post_pre_sum_of_products=float(y @ x),
+        )
 
 
 @dataclass(frozen=True)
@@ -110,6 +156,39 @@ class RatioCupedSums:
     m_post_d_pre_sum_of_products: npt.ArrayLike
     m_pre_d_post_sum_of_products: npt.ArrayLike
 
+    @classmethod
+    def from_units(
+        cls,
+        m_post: npt.ArrayLike,
+        d_post: npt.ArrayLike,
+        m_pre: npt.ArrayLike,
+        d_pre: npt.ArrayLike,
+    ) -> RatioCupedSums:
+        """Sums of one (M_post, D_post, M_pre, D_pre) row per unit."""
+        columns = {
+            name: np.asarray(values, dtype=np.float64)
+            for name, values in (
+                ("m_post", m_post),
+                ("d_post", d_post),
+                ("m_pre", m_pre),
+                ("d_pre", d_pre),
+            )
+        }
+        fields: dict[str, float] = {"n": columns["m_post"].size}
+        for name, values in columns.items():
+            fields[f"{name}_sum"] = float(values.sum())
+            fields[f"{name}_sum_squares"] = float(values @ values)
+        for left, right in (
+            ("m_post", "m_pre"),
+            ("d_post", "d_pre"),
+            ("m_pre", "d_pre"),
+            ("m_post", "d_post"),
+            ("m_post", "d_pre"),
+            ("m_pre", "d_post"),
+        ):
+            fields[f"{left}_{right}_sum_of_products"] = float(columns[left] @ columns[right])
+        return cls(**fields)
+
 
 def as_float(value: npt.ArrayLike) -> float | np.ndarray:
     """Return a Python float for a scalar and a float64 array otherwise."""
@@ -126,6 +205,11 @@ def centered_sum_squares(
 
     Warns with :class:`CancellationWarning` when the result is below 1e-8 of Σx², where float64
     keeps fewer than about eight correct digits; see the module notes for the remedy.
+
+    Parameters
+    ----------
+    n, total, sum_squares
+        Count, Σx and Σx² (scalars or arrays of one shape).
 
     Examples
     --------
@@ -157,6 +241,11 @@ def centered_sum_products(
 
     Formula: ``Σ(x - x̄)(y - ȳ) = Σxy - Σx·Σy/n``, in float64.
 
+    Parameters
+    ----------
+    n, sum_x, sum_y, sum_xy
+        Count, Σx, Σy and Σxy (scalars or arrays of one shape).
+
     Examples
     --------
     >>> centered_sum_products(2, 3.0, 5.0, 1.0 * 2.0 + 2.0 * 3.0)
@@ -178,6 +267,13 @@ def sample_variance(
     Formula: ``var = (Σx² - (Σx)²/n) / (n - ddof)``; ``ddof=1`` is the sample variance,
     ``ddof=0`` the population variance.
 
+    Parameters
+    ----------
+    n, total, sum_squares
+        Count, Σx and Σx².
+    ddof
+        Delta degrees of freedom of the divisor.
+
     Examples
     --------
     >>> sample_variance(4, 10.0, 30.0)
@@ -193,6 +289,11 @@ def sample_covariance(
     """Sample covariance of x and y from their sums.
 
     Formula: ``cov = (Σxy - Σx·Σy/n) / (n - 1)``.
+
+    Parameters
+    ----------
+    n, sum_x, sum_y, sum_xy
+        Count, Σx, Σy and Σxy.
 
     Examples
     --------

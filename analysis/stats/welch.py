@@ -36,6 +36,11 @@ def welch_satterthwaite_df(
 
         df = (v_a/n_a + v_b/n_b)² / ((v_a/n_a)²/(n_a-1) + (v_b/n_b)²/(n_b-1))
 
+    Parameters
+    ----------
+    var_a, n_a, var_b, n_b
+        Per-unit variance and unit count of each arm.
+
     Examples
     --------
     >>> float(welch_satterthwaite_df(1.0, 10, 1.0, 10))

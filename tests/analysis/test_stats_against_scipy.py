@@ -48,32 +48,6 @@ from analysis.stats.bayes import _quadrature_b_beats_a
 SEED = 7
 
 
-def mean_sums(values: np.ndarray) -> MeanSums:
-    return MeanSums(n=values.size, sum=values.sum(), sum_squares=(values * values).sum())
-
-
-def cuped_sums(post: np.ndarray, pre: np.ndarray) -> CupedSums:
-    return CupedSums(
-        n=post.size,
-        post_sum=post.sum(),
-        post_sum_squares=(post * post).sum(),
-        pre_sum=pre.sum(),
-        pre_sum_squares=(pre * pre).sum(),
-        post_pre_sum_of_products=(post * pre).sum(),
-    )
-
-
-def ratio_sums(numerator: np.ndarray, denominator: np.ndarray) -> RatioSums:
-    return RatioSums(
-        n=numerator.size,
-        m_sum=numerator.sum(),
-        m_sum_squares=(numerator * numerator).sum(),
-        d_sum=denominator.sum(),
-        d_sum_squares=(denominator * denominator).sum(),
-        m_d_sum_of_products=(numerator * denominator).sum(),
-    )
-
-
 def clicks_and_impressions(rng: np.random.Generator, n_users: int) -> tuple[np.ndarray, ...]:
     """Per-user impressions and clicks, with a click rate that differs between users."""
     impressions = rng.poisson(10, n_users) + 1
@@ -88,7 +62,7 @@ def test_moments_from_sums_match_numpy() -> None:
     rng = np.random.default_rng(SEED)
     x, y = rng.normal(5, 2, 300), rng.exponential(3, 300)
 
-    moments = mean_moments(mean_sums(x))
+    moments = mean_moments(MeanSums.from_units(x))
     assert moments.mean == pytest.approx(x.mean(), rel=1e-12)
     assert moments.variance == pytest.approx(x.var(ddof=1), rel=1e-10)
     assert sample_variance(x.size, x.sum(), (x * x).sum(), ddof=0) == pytest.approx(x.var())
@@ -149,7 +123,7 @@ def test_welch_from_sums_matches_scipy_on_raw_data() -> None:
     reference = stats.ttest_ind(b, a, equal_var=False)
     interval = reference.confidence_interval(0.9)
 
-    result = welch_ttest_from_sums(mean_sums(a), mean_sums(b), confidence=0.9)
+    result = welch_ttest_from_sums(MeanSums.from_units(a), MeanSums.from_units(b), confidence=0.9)
     assert result.t == pytest.approx(reference.statistic, rel=1e-10)
     assert result.p_value == pytest.approx(reference.pvalue, rel=1e-9)
     assert result.df == pytest.approx(reference.df, rel=1e-10)
@@ -174,7 +148,7 @@ def test_welch_on_arrays_equals_one_call_per_element() -> None:
 
     vectorised = welch_ttest_from_sums(stacked_sums(controls), stacked_sums(treatments))
     for index, (x, y) in enumerate(zip(controls, treatments, strict=True)):
-        single = welch_ttest_from_sums(mean_sums(x), mean_sums(y))
+        single = welch_ttest_from_sums(MeanSums.from_units(x), MeanSums.from_units(y))
         assert vectorised.p_value[index] == pytest.approx(single.p_value, rel=1e-12)
 
 
@@ -208,7 +182,7 @@ def test_delta_method_ratio_variance_matches_a_bootstrap() -> None:
     """The delta-method variance of a per-user CTR agrees with a 4,000-draw bootstrap to 10%."""
     rng = np.random.default_rng(SEED)
     clicks, impressions = clicks_and_impressions(rng, 2000)
-    moments = ratio_moments(ratio_sums(clicks, impressions))
+    moments = ratio_moments(RatioSums.from_units(clicks, impressions))
 
     # Resample users with replacement: each row of weights is one bootstrap sample.
     weights = rng.multinomial(clicks.size, np.full(clicks.size, 1 / clicks.size), size=4000)
@@ -226,7 +200,7 @@ def test_cuped_matches_regression_on_raw_data() -> None:
     pre_a, pre_b = rng.gamma(2, 2, 400), rng.gamma(2, 2, 450)
     post_a = 0.8 * pre_a + rng.normal(0, 1, 400)
     post_b = 0.8 * pre_b + 0.3 + rng.normal(0, 1, 450)
-    a, b = cuped_sums(post_a, pre_a), cuped_sums(post_b, pre_b)
+    a, b = CupedSums.from_units(post_a, pre_a), CupedSums.from_units(post_b, pre_b)
 
     slope = np.polyfit(np.concatenate([pre_a, pre_b]), np.concatenate([post_a, post_b]), 1)[0]
     theta = pooled_cuped_theta(a, b)
@@ -238,7 +212,7 @@ def test_cuped_matches_regression_on_raw_data() -> None:
     assert effect.estimate == pytest.approx(adjusted_b.mean() - adjusted_a.mean(), rel=1e-9)
     assert effect.se == pytest.approx(np.sqrt(expected_variance), rel=1e-9)
 
-    plain = compare_arms(mean_sums(post_a), mean_sums(post_b), "absolute")
+    plain = compare_arms(MeanSums.from_units(post_a), MeanSums.from_units(post_b), "absolute")
     assert effect.se < 0.7 * plain.se
 
 
@@ -252,29 +226,11 @@ def test_ratio_cuped_shrinks_the_standard_error_with_an_informative_pre_period()
         clicks_post = np.minimum(impressions_post, clicks_pre + rng.poisson(0.3, 1500))
         arms.append((clicks_post, impressions_post, clicks_pre, impressions_pre))
 
-    def ratio_cuped(m_post, d_post, m_pre, d_pre) -> RatioCupedSums:
-        return RatioCupedSums(
-            n=m_post.size,
-            m_post_sum=m_post.sum(),
-            m_post_sum_squares=(m_post**2).sum(),
-            d_post_sum=d_post.sum(),
-            d_post_sum_squares=(d_post**2).sum(),
-            m_pre_sum=m_pre.sum(),
-            m_pre_sum_squares=(m_pre**2).sum(),
-            d_pre_sum=d_pre.sum(),
-            d_pre_sum_squares=(d_pre**2).sum(),
-            m_post_m_pre_sum_of_products=(m_post * m_pre).sum(),
-            d_post_d_pre_sum_of_products=(d_post * d_pre).sum(),
-            m_pre_d_pre_sum_of_products=(m_pre * d_pre).sum(),
-            m_post_d_post_sum_of_products=(m_post * d_post).sum(),
-            m_post_d_pre_sum_of_products=(m_post * d_pre).sum(),
-            m_pre_d_post_sum_of_products=(m_pre * d_post).sum(),
-        )
-
-    adjusted = compare_arms(ratio_cuped(*arms[0]), ratio_cuped(*arms[1]), "relative")
-    plain = compare_arms(
-        ratio_sums(arms[0][0], arms[0][1]), ratio_sums(arms[1][0], arms[1][1]), "relative"
+    adjusted = compare_arms(
+        RatioCupedSums.from_units(*arms[0]), RatioCupedSums.from_units(*arms[1]), "relative"
     )
+    plain_a, plain_b = (RatioSums.from_units(arm[0], arm[1]) for arm in arms)
+    plain = compare_arms(plain_a, plain_b, "relative")
     assert adjusted.se < plain.se, f"seed {SEED}"
 
 
