@@ -12,6 +12,7 @@ experiments by utilizing pre-experiment data", WSDM.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -85,6 +86,40 @@ def pooled_cuped_theta(a: CupedSums, b: CupedSums) -> float | np.ndarray:
     return as_float(np.where(informative, centered_xy / safe_xx, 0.0))
 
 
+@dataclass(frozen=True)
+class _CupedArm:
+    """Means and sample (n-1) moments of post (y) and pre (x) values in one arm."""
+
+    n: np.ndarray
+    post_mean: np.ndarray
+    pre_mean: np.ndarray
+    var_y: np.ndarray
+    var_x: np.ndarray
+    cov_xy: np.ndarray
+
+    @classmethod
+    def from_sums(cls, sums: CupedSums) -> _CupedArm:
+        n = np.asarray(sums.n, dtype=np.float64)
+        products = sums.post_pre_sum_of_products
+        covariance = sample_covariance(n, sums.pre_sum, sums.post_sum, products)
+        return cls(
+            n=n,
+            post_mean=np.asarray(sums.post_sum, dtype=np.float64) / n,
+            pre_mean=np.asarray(sums.pre_sum, dtype=np.float64) / n,
+            var_y=np.asarray(sample_variance(n, sums.post_sum, sums.post_sum_squares)),
+            var_x=np.asarray(sample_variance(n, sums.pre_sum, sums.pre_sum_squares)),
+            cov_xy=np.asarray(covariance),
+        )
+
+    def adjusted_mean(self, theta: np.ndarray) -> np.ndarray:
+        """m = ȳ - θ·x̄."""
+        return self.post_mean - theta * self.pre_mean
+
+    def adjusted_variance(self, theta: np.ndarray) -> np.ndarray:
+        """v = var_y + θ²·var_x - 2θ·cov_xy, the per-unit variance of y - θx."""
+        return self.var_y + theta**2 * self.var_x - 2.0 * theta * self.cov_xy
+
+
 def cuped_effect(
     a: CupedSums, b: CupedSums, difference_type: DifferenceType = "relative"
 ) -> EffectMoments:
@@ -134,48 +169,32 @@ def cuped_effect(
     """
     _check_difference_type(difference_type)
     theta = np.asarray(pooled_cuped_theta(a, b))
-
-    parts = {}
-    for name, arm in (("a", a), ("b", b)):
-        n = np.asarray(arm.n, dtype=np.float64)
-        parts[name] = {
-            "n": n,
-            "post_mean": np.asarray(arm.post_sum, dtype=np.float64) / n,
-            "pre_mean": np.asarray(arm.pre_sum, dtype=np.float64) / n,
-            "var_y": np.asarray(sample_variance(n, arm.post_sum, arm.post_sum_squares)),
-            "var_x": np.asarray(sample_variance(n, arm.pre_sum, arm.pre_sum_squares)),
-            "cov_xy": np.asarray(
-                sample_covariance(n, arm.pre_sum, arm.post_sum, arm.post_pre_sum_of_products)
-            ),
-        }
-    pa, pb = parts["a"], parts["b"]
+    arm_a, arm_b = _CupedArm.from_sums(a), _CupedArm.from_sums(b)
 
     # Adjusted means and per-unit variances of each arm.
-    mean_a = pa["post_mean"] - theta * pa["pre_mean"]
-    mean_b = pb["post_mean"] - theta * pb["pre_mean"]
-    v_a = pa["var_y"] + theta**2 * pa["var_x"] - 2.0 * theta * pa["cov_xy"]
-    v_b = pb["var_y"] + theta**2 * pb["var_x"] - 2.0 * theta * pb["cov_xy"]
+    v_a, v_b = arm_a.adjusted_variance(theta), arm_b.adjusted_variance(theta)
+    difference = arm_b.adjusted_mean(theta) - arm_a.adjusted_mean(theta)
 
     if difference_type == "absolute":
-        estimate = mean_b - mean_a
-        variance = v_a / pa["n"] + v_b / pb["n"]
+        estimate = difference
+        variance = v_a / arm_a.n + v_b / arm_b.n
     else:
-        baseline, treated = pa["post_mean"], pb["post_mean"]
-        estimate = (mean_b - mean_a) / np.abs(baseline)
+        baseline, treated = arm_a.post_mean, arm_b.post_mean
+        estimate = difference / np.abs(baseline)
         control_term = (
-            pa["var_y"] * treated**2 / baseline**2
-            - 2.0 * theta * pa["cov_xy"] * treated / baseline
-            + theta**2 * pa["var_x"]
+            arm_a.var_y * treated**2 / baseline**2
+            - 2.0 * theta * arm_a.cov_xy * treated / baseline
+            + theta**2 * arm_a.var_x
         )
-        variance = v_b / (pb["n"] * baseline**2) + control_term / (pa["n"] * baseline**2)
+        variance = v_b / (arm_b.n * baseline**2) + control_term / (arm_a.n * baseline**2)
 
     return EffectMoments(
         estimate=as_float(estimate),
         se=as_float(np.sqrt(variance)),
-        df=as_float(welch_satterthwaite_df(v_a, pa["n"], v_b, pb["n"])),
-        n_a=as_float(pa["n"]),
-        n_b=as_float(pb["n"]),
-        baseline_mean=as_float(pa["post_mean"]),
+        df=as_float(welch_satterthwaite_df(v_a, arm_a.n, v_b, arm_b.n)),
+        n_a=as_float(arm_a.n),
+        n_b=as_float(arm_b.n),
+        baseline_mean=as_float(arm_a.post_mean),
         difference_type=difference_type,
     )
 
@@ -250,6 +269,36 @@ def ratio_cuped_theta(a: RatioCupedSums, b: RatioCupedSums) -> float:
     return theta
 
 
+def _relative_ratio_cuped_variance(
+    arm_a: _RatioCupedArm, arm_b: _RatioCupedArm, theta: float, difference: float
+) -> float:
+    """Delta-method variance of f = (R_b - R_a)/|r_a| over both arms' eight means."""
+    scale = abs(arm_a.post_ratio)
+    gradient_a = arm_a.post_gradient() - theta * arm_a.pre_gradient()
+    gradient_b = arm_b.post_gradient() - theta * arm_b.pre_gradient()
+
+    # The control's post means enter both R_a and r_a, hence the extra term in the first two
+    # partial derivatives.
+    # NOTE: the derivative of |r_a| is taken as that of r_a, as GrowthBook does; for a negative
+    # control ratio this is not the exact delta method, which would flip the sign of the
+    # difference terms. Ratio metrics here (rates per user) are positive.
+    m_post, d_post = arm_a.means[0], arm_a.means[1]
+    control_gradient = np.array(
+        [
+            -(scale + difference) / (d_post * scale**2),
+            m_post * (scale + difference) / (d_post**2 * scale**2),
+            -gradient_a[2] / scale,
+            -gradient_a[3] / scale,
+        ]
+    )
+    treatment_gradient = gradient_b / scale
+
+    return (
+        arm_a.quadratic(control_gradient, control_gradient) / arm_a.n
+        + arm_b.quadratic(treatment_gradient, treatment_gradient) / arm_b.n
+    )
+
+
 def ratio_cuped_effect(
     a: RatioCupedSums, b: RatioCupedSums, difference_type: DifferenceType = "relative"
 ) -> EffectMoments:
@@ -268,7 +317,8 @@ def ratio_cuped_effect(
     Parameters
     ----------
     a, b
-        Ratio-CUPED sums of the control and the treatment arm.
+        Ratio-CUPED sums of the control and the treatment arm; scalars, one comparison per
+        call (unlike the other effects, whose sums may be arrays).
     difference_type
         ``"absolute"`` or ``"relative"``.
 
@@ -309,27 +359,8 @@ def ratio_cuped_effect(
         estimate = difference
         variance = v_a / arm_a.n + v_b / arm_b.n
     else:
-        # f = (R_b - R_a)/r_a. The control's post means enter both R_a and r_a, hence the
-        # extra term in the first two partial derivatives.
-        # NOTE: the derivative of |r_a| is taken as that of r_a, as GrowthBook does; for a
-        # negative control ratio this is not the exact delta method, which would flip the sign
-        # of the difference terms. Ratio metrics here (rates per user) are positive.
-        scale = abs(arm_a.post_ratio)
-        m_post, d_post = arm_a.means[0], arm_a.means[1]
-        control_gradient = np.array(
-            [
-                -(scale + difference) / (d_post * scale**2),
-                m_post * (scale + difference) / (d_post**2 * scale**2),
-                -gradient_a[2] / scale,
-                -gradient_a[3] / scale,
-            ]
-        )
-        treatment_gradient = gradient_b / scale
-        estimate = difference / scale
-        variance = (
-            arm_a.quadratic(control_gradient, control_gradient) / arm_a.n
-            + arm_b.quadratic(treatment_gradient, treatment_gradient) / arm_b.n
-        )
+        estimate = difference / abs(arm_a.post_ratio)
+        variance = _relative_ratio_cuped_variance(arm_a, arm_b, theta, difference)
 
     return EffectMoments(
         estimate=float(estimate),

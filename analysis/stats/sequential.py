@@ -78,43 +78,52 @@ def confidence_sequence_test(
     estimate = np.asarray(effect.estimate, dtype=np.float64)
     se = np.asarray(effect.se, dtype=np.float64)
     n_total = np.asarray(effect.n_a, dtype=np.float64) + np.asarray(effect.n_b, dtype=np.float64)
-    s2 = se**2 * n_total
 
     if alternative == "two_sided":
-        rho2 = _mixture_rho(alpha, tuning_parameter) ** 2
-        spread = n_total * rho2 + 1.0
-        half = np.sqrt(s2) * np.sqrt(
-            2.0 * spread / (n_total**2 * rho2) * np.log(np.sqrt(spread) / alpha)
-        )
-        z2 = (estimate / se) ** 2
-        p_value = np.minimum(1.0, np.sqrt(spread) * np.exp(-rho2 * n_total * z2 / (2.0 * spread)))
-        return EffectTestResult(
-            point_estimate=as_float(estimate),
-            se=as_float(se),
-            ci_lower=as_float(estimate - half),
-            ci_upper=as_float(estimate + half),
-            p_value=as_float(p_value),
-            df=None,
-        )
-
-    if alternative not in ("one_sided_greater", "one_sided_lesser"):
-        raise ValueError(f"unsupported alternative {alternative!r}")
-    rho2 = _mixture_rho(2.0 * alpha, tuning_parameter) ** 2
-    spread = n_total * rho2 + 1.0
-    half = np.sqrt(
-        s2 * 2.0 * spread / (n_total**2 * rho2) * np.log(1.0 + np.sqrt(spread) / (2.0 * alpha))
-    )
-    if alternative == "one_sided_greater":
-        lower, upper = estimate - half, np.full_like(estimate, np.inf)
+        half, p_value = _two_sided_sequence(estimate, se, n_total, alpha, tuning_parameter)
+        lower, upper = estimate - half, estimate + half
+    elif alternative in ("one_sided_greater", "one_sided_lesser"):
+        half, p_value = _one_sided_half_width(se, n_total, alpha, tuning_parameter), None
+        if alternative == "one_sided_greater":
+            lower, upper = estimate - half, np.full_like(estimate, np.inf)
+        else:
+            lower, upper = np.full_like(estimate, -np.inf), estimate + half
     else:
-        lower, upper = np.full_like(estimate, -np.inf), estimate + half
+        raise ValueError(f"unsupported alternative {alternative!r}")
+
     return EffectTestResult(
         point_estimate=as_float(estimate),
         se=as_float(se),
         ci_lower=as_float(lower),
         ci_upper=as_float(upper),
-        p_value=None,
+        p_value=None if p_value is None else as_float(p_value),
         df=None,
+    )
+
+
+def _two_sided_sequence(
+    estimate: np.ndarray, se: np.ndarray, n_total: np.ndarray, alpha: float, tuning: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Half-width and p-value of the two-sided confidence sequence."""
+    rho2 = _mixture_rho(alpha, tuning) ** 2
+    spread = n_total * rho2 + 1.0
+    s2 = se**2 * n_total
+
+    half = np.sqrt(s2 * 2.0 * spread / (n_total**2 * rho2) * np.log(np.sqrt(spread) / alpha))
+    z2 = (estimate / se) ** 2
+    p_value = np.minimum(1.0, np.sqrt(spread) * np.exp(-rho2 * n_total * z2 / (2.0 * spread)))
+    return half, p_value
+
+
+def _one_sided_half_width(
+    se: np.ndarray, n_total: np.ndarray, alpha: float, tuning: float
+) -> np.ndarray:
+    """Half-width of the one-sided confidence sequence (ρ from 2α)."""
+    rho2 = _mixture_rho(2.0 * alpha, tuning) ** 2
+    spread = n_total * rho2 + 1.0
+    s2 = se**2 * n_total
+    return np.sqrt(
+        s2 * 2.0 * spread / (n_total**2 * rho2) * np.log(1.0 + np.sqrt(spread) / (2.0 * alpha))
     )
 
 
