@@ -89,6 +89,10 @@ def _arm_sums(inputs: dict[str, Any]) -> tuple[Any, Any]:
     return sums_type(**inputs["a"]), sums_type(**inputs["b"])
 
 
+def _is_two_sided(alternative: str | None) -> bool:
+    return alternative is None or alternative.replace("_", "-") == "two-sided"
+
+
 # One function per kind: inputs in, a dict of outputs named as in the vectors out.
 
 
@@ -98,7 +102,7 @@ def _wilson_ci(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _two_proportion_ztest(inputs: dict[str, Any]) -> dict[str, Any]:
-    assert inputs["alternative"] == "two-sided", "only the two-sided z-test is defined"
+    assert _is_two_sided(inputs.get("alternative")), "only the two-sided z-test is defined"
     result = two_proportion_ztest(
         inputs["x_a"], inputs["n_a"], inputs["x_b"], inputs["n_b"], inputs["confidence"]
     )
@@ -114,7 +118,7 @@ def _srm_chisq(inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _welch_ttest_from_sums(inputs: dict[str, Any]) -> dict[str, Any]:
-    assert inputs.get("alternative", "two-sided") == "two-sided", "Welch here is two-sided"
+    assert _is_two_sided(inputs.get("alternative")), "the Welch test here is two-sided"
     result = welch_ttest_from_sums(
         MeanSums(**inputs["a"]),
         MeanSums(**inputs["b"]),
@@ -144,7 +148,12 @@ def _effect_test(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def _bayes_normal_ctw(inputs: dict[str, Any]) -> dict[str, Any]:
     if "post_mean" in inputs:
-        result = posterior_chance_to_win(inputs["post_mean"], inputs["post_sd"])
+        result = posterior_chance_to_win(
+            inputs["post_mean"],
+            inputs["post_sd"],
+            alpha=inputs.get("alpha", 0.05),
+            inverse=inputs.get("inverse", False),
+        )
         return vars(result)
 
     a, b = _arm_sums(inputs)
