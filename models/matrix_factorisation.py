@@ -149,17 +149,20 @@ class MatrixFactorisation(Recommender):
 
     def _bpr_step(self, user: int, item: int, negatives: np.ndarray, rate: float) -> None:
         """One gradient ascent step on ``mean_j log sigmoid(x_ui - x_uj)`` minus the L2 penalty."""
-        p = self._user_factors[user]
-        q_item = self._item_factors[item]
+        # A negative that happens to be the positive item says nothing; drop it.
+        negatives = negatives[negatives != item]
+        if len(negatives) == 0:
+            return
+
+        p = self._user_factors[user].copy()
+        q_item = self._item_factors[item].copy()
         q_negatives = self._item_factors[negatives]
         difference = q_item - q_negatives
         margin = difference @ p + self._item_bias[item] - self._item_bias[negatives]
 
         # d log sigmoid(x) / dx = sigmoid(-x), averaged over the negatives so that the step size
-        # does not grow with their number; a negative that is the positive item gets none.
-        gradient = 1.0 / (1.0 + np.exp(np.clip(margin, -30.0, 30.0)))
-        gradient[negatives == item] = 0.0
-        gradient /= len(negatives)
+        # does not grow with their number.
+        gradient = 1.0 / (1.0 + np.exp(np.clip(margin, -30.0, 30.0))) / len(negatives)
         total = gradient.sum()
 
         reg = self.regularisation
