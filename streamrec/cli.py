@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from stream.assignment import Experiment
 from stream.events import SCHEMAS
 from stream.topics import DEFAULT_PARTITIONS, TOPICS
 
@@ -75,6 +76,7 @@ def broker(
     first start downloads the jars).
     """
     from stream.brokers.kafka import ApacheKafkaBroker
+
     from stream.brokers.tansu import TansuBroker
 
     _configure_logging(verbose)
@@ -144,6 +146,91 @@ def watch(
     _stop_on_sigterm()
     with contextlib.suppress(KeyboardInterrupt):
         watch_topic(bootstrap, topic, console, from_beginning, limit, as_json)
+
+
+Salt = Annotated[
+    str, typer.Option("--salt", help="Experiment salt: users are split by hash(salt, user_id).")
+]
+Weights = Annotated[
+    str,
+    typer.Option("--weights", help="Comma-separated share of each arm A..E, e.g. 1,1,1,1,1."),
+]
+
+
+def _experiment(salt: str, weights: str) -> Experiment:
+    """The experiment named on the command line: five arms A to E with the given shares."""
+    shares = tuple(float(part) for part in weights.split(",") if part.strip())
+    try:
+        return Experiment(salt=salt, weights=shares)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+@app.command()
+def worker(
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
+    state_dir: Annotated[
+        Path, typer.Option(help="Folder of this worker's snapshot; one per worker.")
+    ] = Path("var/state"),
+    salt: Salt = Experiment.salt,
+    weights: Weights = "1,1,1,1,1",
+    snapshot_interval: Annotated[
+        float, typer.Option("--snapshot-interval", help="Seconds between state snapshots.")
+    ] = 10.0,
+    web_port: Annotated[
+        int, typer.Option(help="Port of the HTTP views (/arms/); 0 turns them off.")
+    ] = 6066,
+    verbose: Verbose = False,
+) -> None:
+    """Run the stream worker: learn each arm from its users' events and serve slates.
+
+    Several workers with the same topics share the partitions. The worker snapshots its learned
+    state into --state-dir and resumes from it after a restart.
+    """
+    from stream.worker import WorkerSettings, run_worker
+
+    _configure_logging(verbose)
+    settings = WorkerSettings(
+        bootstrap=bootstrap,
+        state_dir=state_dir,
+        experiment=_experiment(salt, weights),
+        snapshot_interval_s=snapshot_interval,
+        web_port=web_port or None,
+    )
+    run_worker(settings, loglevel="DEBUG" if verbose else "INFO")
+
+
+@app.command()
+def simulate(
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world and its shoppers.")] = 7,
+    days: Annotated[float, typer.Option(help="Simulated days to run.", min=0.01)] = 1.0,
+    items: Annotated[int, typer.Option(help="Catalog size.", min=50)] = 2_000,
+    shoppers: Annotated[int, typer.Option(help="Number of shoppers.", min=10)] = 10_000,
+    rate: Annotated[
+        float | None, typer.Option(help="Messages per second at most; unlimited when omitted.")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Prefix of request ids; give each run its own.")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Simulated shoppers: send rec-requests, react to the slates, browse and buy organically."""
+    from producers.driver import DriveSettings, drive
+    from producers.simulator import ShopperSimulator
+
+    _configure_logging(verbose)
+    simulator = ShopperSimulator(seed=seed, n_items=items, n_shoppers=shoppers, run_id=run_id)
+    settings = DriveSettings(duration_s=days * 86_400.0, rate=rate)
+    report = drive(simulator, bootstrap, settings, show_progress=True)
+
+    counters = simulator.counters
+    console.print(
+        f"sent {sum(report.messages_sent.values()):,} messages in {report.wall_s:.0f} s: "
+        f"{counters.requests_sent:,} requests, {report.slates_received:,} slates answered, "
+        f"{report.requests_expired:,} expired, {counters.n_events:,} interactions, "
+        f"{counters.references:,} references"
+    )
 
 
 if __name__ == "__main__":
