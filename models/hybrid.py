@@ -220,60 +220,9 @@ class Hybrid(Recommender):
 
         mask = self.rules.eligible(self.catalog, self.history, context)
         scores = {name: source.score(context) for name, source in self.sources.items()}
-        ranked = {name: self.rules.ranked(s, mask) for name, s in scores.items()}
-        slate = self._fill(ranked, scores, context.k)
+        slate = _SlateFiller(self, mask, scores).fill(context.k)
         self._remember(context.request_id, slate)
         return slate
-
-    def _fill(
-        self, ranked: dict[str, np.ndarray], scores: dict[str, np.ndarray], k: int
-    ) -> list[Scored]:
-        """Fill up to ``k`` slots, each from a source pulled by the policy."""
-        brand_codes = self.catalog.brand_codes
-        item_ids = self.catalog.item_ids
-        cursor = dict.fromkeys(ranked, 0)
-        per_brand: dict[int, int] = {}
-        taken: set[int] = set()
-        draws = self._posterior_draws() if self.policy_name == "thompson" else None
-        available = [name for name in ranked if len(ranked[name])]
-        slate: list[Scored] = []
-
-        while len(slate) < k and available:
-            source = self.policy.pull(available)
-            item = self._next_item(ranked[source], cursor, source, taken, per_brand, brand_codes)
-            if item is None:
-                available.remove(source)
-                continue
-
-            probability = self._source_probability(source, available, draws)
-            taken.add(item)
-            brand = int(brand_codes[item])
-            per_brand[brand] = per_brand.get(brand, 0) + 1
-            slate.append(Scored(item_ids[item], float(scores[source][item]), source, probability))
-        return slate
-
-    def _next_item(
-        self,
-        ranking: np.ndarray,
-        cursor: dict[str, int],
-        source: str,
-        taken: set[int],
-        per_brand: dict[int, int],
-        brand_codes: np.ndarray,
-    ) -> int | None:
-        """The source's best item not in the slate and within the brand cap, or None."""
-        position = cursor[source]
-        while position < len(ranking):
-            item = int(ranking[position])
-            position += 1
-            if item in taken:
-                continue
-            if per_brand.get(int(brand_codes[item]), 0) >= self.rules.max_per_brand:
-                continue
-            cursor[source] = position
-            return item
-        cursor[source] = position
-        return None
 
     def _posterior_draws(self) -> np.ndarray:
         """Draws from each source's Beta posterior, one column per source in SOURCES order."""
@@ -382,3 +331,69 @@ class Hybrid(Recommender):
         )
         for request_id, item_id, source, kinds_seen in served:
             self._served.setdefault(request_id, {})[item_id] = [source, kinds_seen]
+
+
+class _SlateFiller:
+    """Fills one slate: pulls a source per slot and takes that source's best remaining item.
+
+    Each source's ranking starts as a short head and is ranked in full only if the slot
+    filling runs through the head (duplicates across sources and the brand cap skip items).
+    """
+
+    def __init__(self, hybrid: Hybrid, mask: np.ndarray, scores: dict[str, np.ndarray]) -> None:
+        self.hybrid = hybrid
+        self.mask = mask
+        self.scores = scores
+        self.limit = 0
+        self.ranked: dict[str, np.ndarray] = {}
+        self.complete: dict[str, bool] = {}
+        self.cursor = dict.fromkeys(scores, 0)
+        self.per_brand: dict[int, int] = {}
+        self.taken: set[int] = set()
+
+    def fill(self, k: int) -> list[Scored]:
+        hybrid = self.hybrid
+        self.limit = 2 * k + 32
+        for name, scores in self.scores.items():
+            self.ranked[name] = hybrid.rules.ranked(scores, self.mask, self.limit)
+            self.complete[name] = len(self.ranked[name]) < self.limit
+
+        thompson = hybrid.policy_name == "thompson"
+        draws = hybrid._posterior_draws() if thompson else None
+        available = [name for name in self.ranked if len(self.ranked[name])]
+        item_ids = hybrid.catalog.item_ids
+        slate: list[Scored] = []
+        while len(slate) < k and available:
+            source = hybrid.policy.pull(available)
+            item = self._next_item(source)
+            if item is None:
+                available.remove(source)
+                continue
+
+            probability = hybrid._source_probability(source, available, draws)
+            score = float(self.scores[source][item])
+            slate.append(Scored(item_ids[item], score, source, probability))
+        return slate
+
+    def _next_item(self, source: str) -> int | None:
+        """The source's best item not in the slate and within the brand cap, or None."""
+        brand_codes = self.hybrid.catalog.brand_codes
+        max_per_brand = self.hybrid.rules.max_per_brand
+        while True:
+            ranking = self.ranked[source]
+            for position in range(self.cursor[source], len(ranking)):
+                item = int(ranking[position])
+                brand = int(brand_codes[item])
+                if item in self.taken or self.per_brand.get(brand, 0) >= max_per_brand:
+                    continue
+                self.cursor[source] = position + 1
+                self.taken.add(item)
+                self.per_brand[brand] = self.per_brand.get(brand, 0) + 1
+                return item
+
+            if self.complete[source]:
+                return None
+            # The head is a prefix of the full ranking, so the cursor stays valid.
+            self.cursor[source] = len(ranking)
+            self.ranked[source] = self.hybrid.rules.ranked(self.scores[source], self.mask)
+            self.complete[source] = True
