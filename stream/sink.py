@@ -381,6 +381,11 @@ class EventLogWriter:
             buffer.started_at = time.monotonic()
         buffer.next_offsets[partition] = offset + 1
 
+    def is_full(self, topic: str) -> bool:
+        """Whether the topic's buffer has reached the size or row limit."""
+        buffer = self._buffers[topic]
+        return buffer.n_bytes >= self.roll_bytes or len(buffer.rows) >= self.roll_rows
+
     def due(self, now: float | None = None) -> list[str]:
         """Topics whose buffers have reached the size, row or age limit."""
         now = time.monotonic() if now is None else now
@@ -388,11 +393,7 @@ class EventLogWriter:
             topic
             for topic, buffer in self._buffers.items()
             if not buffer.is_empty()
-            and (
-                buffer.n_bytes >= self.roll_bytes
-                or len(buffer.rows) >= self.roll_rows
-                or now - (buffer.started_at or now) >= self.roll_seconds
-            )
+            and (self.is_full(topic) or now - (buffer.started_at or now) >= self.roll_seconds)
         ]
 
     def pending(self) -> list[str]:
@@ -643,6 +644,9 @@ class EventLogSink:
                 timestamp_ms=message.timestamp,
                 n_bytes=len(message.value or b""),
             )
+            # Rolled within the fetched batch, so no file grows past the limits.
+            if self.writer.is_full(topic):
+                await self._roll([topic])
 
     async def _dead_letter(
         self, role: str, topic: str, dead_letter: Contract, message: ConsumerRecord
