@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import pickle
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -56,10 +57,12 @@ class Hybrid(Recommender):
     which the policy would have chosen its source among the sources still able to fill the
     slot, for off-policy evaluation. Epsilon-greedy gives it exactly:
     ``(1 - epsilon) * [source is the greedy choice] + epsilon / n_sources``. Thompson sampling
-    has no closed form, so it is estimated once per slate by a Monte Carlo of the policy's own
-    rule: ``n_probability_draws`` draws from each source's Beta posterior with the hybrid's
-    seeded numpy generator, counting how often each source has the largest draw; the count is
-    smoothed as ``(wins + 1) / (n_draws + n_sources)`` so that no served slot has probability 0.
+    has no closed form, so it is estimated by a Monte Carlo of the policy's own rule:
+    ``n_probability_draws`` draws from each source's Beta posterior, counting how often each
+    source has the largest draw; the count is smoothed as ``(wins + 1) / (n_draws +
+    n_sources)`` so that no served slot has probability 0. The draws come from a numpy
+    generator seeded by the seed and the posterior counts, so the estimate is a function of
+    the learnt state: recomputed only when a reward arrives, and equal after a restore.
 
     **Filling a slate.** The slate obeys the business rules as a whole: each source proposes
     its ranking of the eligible items, and a slot takes the chosen source's best item that is
@@ -157,7 +160,8 @@ class Hybrid(Recommender):
         }
         self.policy = self._build_policy()
         self.n_rewards = 0
-        self._rng = np.random.default_rng(seed)
+        self._probability_key: tuple[Any, ...] | None = None
+        self._probabilities: dict[str, float] = {}
         self._served: OrderedDict[str, dict[str, list[Any]]] = OrderedDict()
         # The reward count and sum per source, kept beside the policy so that the source
         # probabilities can be computed without reading the policy's private attributes.
@@ -224,27 +228,48 @@ class Hybrid(Recommender):
         self._remember(context.request_id, slate)
         return slate
 
-    def _posterior_draws(self) -> np.ndarray:
-        """Draws from each source's Beta posterior, one column per source in SOURCES order."""
-        alpha = np.array([1 + self._successes[s] for s in SOURCES], dtype=np.float64)
-        beta = np.array([1 + self._trials[s] - self._successes[s] for s in SOURCES])
-        return self._rng.beta(alpha, beta, size=(self.n_probability_draws, len(SOURCES)))
+    def source_probabilities(self, available: Sequence[str] | None = None) -> dict[str, float]:
+        """The probability that the policy's next pull picks each source among ``available``.
 
-    def _source_probability(
-        self, source: str, available: list[str], draws: np.ndarray | None
-    ) -> float:
-        """The probability that the policy picks ``source`` among ``available``."""
-        if draws is None:
+        Exact for epsilon-greedy; for Thompson sampling a Monte Carlo estimate whose draws are
+        seeded by the seed and the posterior counts, so it is a function of the learnt state
+        (equal states give equal probabilities) and is computed once per state and source set.
+        """
+        available = tuple(SOURCES if available is None else available)
+        # Everything the probabilities depend on; epsilon may decay with the number of updates.
+        epsilon = self.policy.current_epsilon if self.policy_name == "epsilon_greedy" else None
+        key = (
+            available,
+            epsilon,
+            tuple(self._trials.values()),
+            tuple(self._successes.values()),
+            tuple(self._reward_sums.values()),
+        )
+        if self._probability_key != key:
+            self._probabilities = self._compute_probabilities(available)
+            self._probability_key = key
+        return self._probabilities
+
+    def _compute_probabilities(self, available: tuple[str, ...]) -> dict[str, float]:
+        if self.policy_name == "epsilon_greedy":
             # river's epsilon-greedy exploits the first source of highest mean reward, 0 if unseen.
             means = [self._reward_sums[s] / max(self._trials[s], 1) for s in available]
             greedy = available[int(np.argmax(means))]
             epsilon = self.policy.current_epsilon
-            return (1.0 - epsilon) * (source == greedy) + epsilon / len(available)
+            share = epsilon / len(available)
+            return {s: (1.0 - epsilon) * (s == greedy) + share for s in available}
 
-        columns = [list(SOURCES).index(s) for s in available]
-        winners = np.argmax(draws[:, columns], axis=1)
-        wins = int(np.count_nonzero(winners == available.index(source)))
-        return (wins + 1) / (len(draws) + len(available))
+        successes = [self._successes[s] for s in available]
+        failures = [self._trials[s] - self._successes[s] for s in available]
+        rng = np.random.default_rng([self.seed, *successes, *failures])
+        draws = rng.beta(
+            1.0 + np.array(successes, dtype=np.float64),
+            1.0 + np.array(failures, dtype=np.float64),
+            size=(self.n_probability_draws, len(available)),
+        )
+        wins = np.bincount(np.argmax(draws, axis=1), minlength=len(available))
+        smoothed = (wins + 1) / (self.n_probability_draws + len(available))
+        return dict(zip(available, smoothed.tolist(), strict=True))
 
     def _remember(self, request_id: str | None, slate: list[Scored]) -> None:
         if request_id is None or not slate:
@@ -292,7 +317,6 @@ class Hybrid(Recommender):
                 kinds.append(kinds_seen)
 
         header = {
-            "rng": self._rng.bit_generator.state,
             "n_rewards": self.n_rewards,
             "trials": self._trials,
             "successes": self._successes,
@@ -313,7 +337,6 @@ class Hybrid(Recommender):
         return header, arrays
 
     def _set_state(self, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self._rng.bit_generator.state = header["rng"]
         self.n_rewards = header["n_rewards"]
         self._trials = header["trials"]
         self._successes = header["successes"]
@@ -358,8 +381,6 @@ class _SlateFiller:
             self.ranked[name] = hybrid.rules.ranked(scores, self.mask, self.limit)
             self.complete[name] = len(self.ranked[name]) < self.limit
 
-        thompson = hybrid.policy_name == "thompson"
-        draws = hybrid._posterior_draws() if thompson else None
         available = [name for name in self.ranked if len(self.ranked[name])]
         item_ids = hybrid.catalog.item_ids
         slate: list[Scored] = []
@@ -370,7 +391,7 @@ class _SlateFiller:
                 available.remove(source)
                 continue
 
-            probability = hybrid._source_probability(source, available, draws)
+            probability = hybrid.source_probabilities(available)[source]
             score = float(self.scores[source][item])
             slate.append(Scored(item_ids[item], score, source, probability))
         return slate

@@ -95,13 +95,16 @@ def test_thompson_probabilities_match_the_policy_pull_frequencies() -> None:
     serve_and_react(model, 2, clicked_source="cooccurrence")
 
     slate = model.recommend(Context("ann", 1, 99.0, request_id="last"))
+    probabilities = model.source_probabilities()
 
-    # Pull a copy of the policy many times: the frequency of the served source is its
-    # probability, which the hybrid's Monte Carlo estimate must match.
+    # Pull a copy of the policy many times: each source's pull frequency is its probability,
+    # which the hybrid's Monte Carlo estimate must match.
     policy = copy.deepcopy(model.policy)
     pulls = Counter(policy.pull(list(SOURCES)) for _ in range(4000))
-    frequency = pulls[slate[0].source] / 4000
-    assert slate[0].source_probability == pytest.approx(frequency, abs=0.04), seed
+    for source in SOURCES:
+        assert probabilities[source] == pytest.approx(pulls[source] / 4000, abs=0.04), seed
+    assert slate[0].source_probability == probabilities[slate[0].source]
+    assert 0.1 < max(probabilities.values()) < 0.9
 
 
 def test_sources_learn_the_hybrid_events() -> None:
