@@ -26,6 +26,7 @@ the shop shows them as sold out, and a luxury shopper does not click again what 
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -199,6 +200,22 @@ class ChoiceModel:
         )
         return p_cart, p_purchase
 
+    def purchase_chances(self, shopper: int, item: int, utility: float) -> tuple[float, float]:
+        """:meth:`purchase_probabilities` of one item, in plain floats.
+
+        Reactions ask for one clicked item at a time, where numpy's per-call cost would
+        outweigh the arithmetic.
+        """
+        params = self.parameters
+        misfit = max(
+            0, int(self.catalog.price_tier[item]) - int(self.shoppers.preferred_tier[shopper])
+        )
+        cart_logit = params.cart_bias + params.cart_slope * utility - params.cart_misfit * misfit
+        purchase_logit = (
+            params.purchase_bias + params.purchase_slope * utility - params.purchase_misfit * misfit
+        )
+        return 1.0 / (1.0 + math.exp(-cart_logit)), 1.0 / (1.0 + math.exp(-purchase_logit))
+
     def click_probabilities(
         self, utility: np.ndarray, positions: np.ndarray, actionable: np.ndarray | None = None
     ) -> tuple[np.ndarray, float]:
@@ -223,10 +240,32 @@ class ChoiceModel:
         at_s: float = 0.0,
     ) -> float:
         """Expected value of a slate of item indices; every argument aligned with ``items``."""
-        items = np.asarray(items, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)[None, :]
+        actionable = None if actionable is None else actionable[None, :]
+        n_seen = None if n_seen is None else n_seen[None, :]
+        return float(self.slate_values(shopper, items, positions, actionable, n_seen, at_s)[0])
+
+    def slate_values(
+        self,
+        shopper: int,
+        items: np.ndarray,
+        positions: np.ndarray,
+        actionable: np.ndarray | None = None,
+        n_seen: np.ndarray | None = None,
+        at_s: float = 0.0,
+    ) -> np.ndarray:
+        """Expected values of several slates at once, one row of ``items`` per slate.
+
+        ``actionable`` and ``n_seen`` have the shape of ``items``; ``positions`` is one row
+        shared by every slate, or one row per slate.
+        """
         utility = self.utilities(shopper, items, n_seen, at_s)
-        p_click, _ = self.click_probabilities(utility, positions, actionable)
-        return float(p_click @ self._item_values(shopper, items, utility))
+        attraction = position_bias(positions) * np.exp(utility)
+        if actionable is not None:
+            attraction = np.where(actionable, attraction, 0.0)
+
+        total = self._no_click_attraction + attraction.sum(axis=1)
+        return (attraction * self._item_values(shopper, items, utility)).sum(axis=1) / total
 
     def expected_value(
         self,

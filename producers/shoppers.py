@@ -62,6 +62,8 @@ class ShopperPopulation:
         Number of shoppers.
     index_of
         Row of each ``user_id``.
+    category_cdf
+        Cumulative ``category_share`` per shopper, for drawing the category a session visits.
 
     Examples
     --------
@@ -88,6 +90,7 @@ class ShopperPopulation:
 
     def __post_init__(self) -> None:
         self.index_of = {user_id: index for index, user_id in enumerate(self.user_ids)}
+        self.category_cdf = np.cumsum(self.category_share, axis=1)
 
     @property
     def n_shoppers(self) -> int:

@@ -24,17 +24,18 @@ from __future__ import annotations
 import heapq
 import logging
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from producers.catalog import Catalog
 from producers.choice import ChoiceModel, ChoiceParameters
+from producers.history import ShopperHistory
+from producers.records import Counters, Reaction, Tick
 from producers.session import PageView, Traffic, TrafficParameters
 from producers.shoppers import ShopperPopulation
 from stream.events import (
-    EVENT_TYPES,
     CatalogItem,
     Interaction,
     Recommendation,
@@ -51,68 +52,6 @@ DEFAULT_START_AT = datetime(2026, 1, 5, tzinfo=UTC)
 #: Uniform draws reserved per request for its reaction: click, cart, purchase, quantity and
 #: the three delays between them.
 N_REACTION_DRAWS = 7
-
-
-@dataclass
-class Tick:
-    """What happened in one step of the simulated clock.
-
-    Attributes
-    ----------
-    at
-        Simulated time at the end of the step.
-    requests
-        Pages opened in the step, each asking for a slate.
-    events
-        Organic interactions: item pages viewed (clicks) and carts and purchases made there.
-    catalog_updates
-        Records of items whose stock changed (organic purchases, restocks).
-    """
-
-    at: datetime
-    requests: list[RecRequest] = field(default_factory=list)
-    events: list[Interaction] = field(default_factory=list)
-    catalog_updates: list[CatalogItem] = field(default_factory=list)
-
-
-@dataclass
-class Reaction:
-    """What a served slate caused.
-
-    Attributes
-    ----------
-    events
-        Impressions of every shown item, then the click, add-to-cart and purchase if any.
-    reference
-        Ground-truth values of the served, random and oracle slates, for sampled requests.
-    catalog_updates
-        Records of items whose stock the reaction changed.
-    """
-
-    events: list[Interaction] = field(default_factory=list)
-    reference: Reference | None = None
-    catalog_updates: list[CatalogItem] = field(default_factory=list)
-
-
-@dataclass
-class Counters:
-    """Running totals of the simulation, for progress displays and run summaries."""
-
-    sessions: int = 0
-    requests_sent: int = 0
-    slates_answered: int = 0
-    requests_expired: int = 0
-    unknown_requests: int = 0
-    unknown_items: int = 0
-    references: int = 0
-    catalog_updates: int = 0
-    slate_events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, 0))
-    organic_events: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, 0))
-
-    @property
-    def n_events(self) -> int:
-        """Interactions produced so far, slate and organic."""
-        return sum(self.slate_events.values()) + sum(self.organic_events.values())
 
 
 @dataclass(frozen=True)
@@ -220,8 +159,7 @@ class ShopperSimulator:
         self._prices: list[float] = self.catalog.price.tolist()
         self.now_s = 0.0
         self._pending: dict[str, _PendingRequest] = {}
-        self._seen: dict[int, dict[int, int]] = {}
-        self._purchased: dict[int, set[int]] = {}
+        self.history = ShopperHistory(self.catalog.n_items)
         self._restocks: list[tuple[float, int]] = []
 
     @property
@@ -278,18 +216,11 @@ class ShopperSimulator:
 
     def eligible(self, shopper: int) -> np.ndarray:
         """Mask of the items the shopper can act on: in stock and not bought by them yet."""
-        eligible = self.catalog.stock > 0
-        purchased = self._purchased.get(shopper)
-        if purchased:
-            eligible[list(purchased)] = False
-        return eligible
+        return (self.catalog.stock > 0) & self.history.not_owned(shopper)
 
     def n_seen(self, shopper: int) -> np.ndarray:
         """Slate impressions so far of every item to the shopper."""
-        n_seen = np.zeros(self.catalog.n_items)
-        for item, count in self._seen.get(shopper, {}).items():
-            n_seen[item] = count
-        return n_seen
+        return self.history.n_seen(shopper)
 
     def oracle_slate(self, request: RecRequest) -> list[str]:
         """The true best slate for a request, given the current stock and history."""
@@ -340,7 +271,7 @@ class ShopperSimulator:
 
     def _favourite_category(self, shopper: int) -> str:
         """A category drawn from the shopper's browsing shares."""
-        cdf = np.cumsum(self.shoppers.category_share[shopper])
+        cdf = self.shoppers.category_cdf[shopper]
         drawn = min(int(np.searchsorted(cdf, self.rng.random())), len(cdf) - 1)
         return self.catalog.categories[drawn]
 
@@ -433,11 +364,8 @@ class ShopperSimulator:
         self, shopper: int, items: np.ndarray, positions: np.ndarray, at_s: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """Utility and click probability of each slate item, before this slate's impressions."""
-        seen = self._seen.get(shopper, {})
-        purchased = self._purchased.get(shopper, set())
-        n_seen = np.array([seen.get(item, 0) for item in items.tolist()])
-        owned = np.array([item in purchased for item in items.tolist()])
-        actionable = (self.catalog.stock[items] > 0) & ~owned
+        n_seen = self.history.seen_counts(shopper, items)
+        actionable = (self.catalog.stock[items] > 0) & ~self.history.owned(shopper, items)
 
         utility = self.choice.utilities(shopper, items, n_seen, at_s)
         p_click, _ = self.choice.click_probabilities(utility, positions, actionable)
@@ -452,7 +380,7 @@ class ShopperSimulator:
         shown_s: float,
     ) -> list[Interaction]:
         """One impression per slate item, counted toward the shopper's saturation."""
-        seen = self._seen.setdefault(pending.shopper, {})
+        self.history.record_impressions(pending.shopper, items.tolist())
         shown_at, request_id = self._time(shown_s), recommendation.request_id
         user_id = self.shoppers.user_ids[pending.shopper]
 
@@ -461,7 +389,6 @@ class ShopperSimulator:
         for slot, (item, position) in enumerate(
             zip(items.tolist(), positions.tolist(), strict=True)
         ):
-            seen[item] = seen.get(item, 0) + 1
             impressions.append(
                 Interaction(
                     event_id=f"{request_id}-{slot:03d}-imp",
@@ -503,17 +430,20 @@ class ShopperSimulator:
                 shopper, slate, places, eligible[slate], n_seen[slate], at_s
             )
 
+        # The random slates are scored together, one row each.
         rng = np.random.default_rng(pending.reference_seed)
-        random_values = [
-            value_of(self.choice.random_items(k, rng, eligible))
-            for _ in range(self.n_random_slates)
-        ]
+        randoms = np.array(
+            [self.choice.random_items(k, rng, eligible) for _ in range(self.n_random_slates)]
+        )
+        random_values = self.choice.slate_values(
+            shopper, randoms, np.arange(randoms.shape[1]), eligible[randoms], n_seen[randoms], at_s
+        )
         oracle = self.choice.oracle_items(shopper, k, eligible, n_seen=n_seen, at_s=at_s)
 
         self.counters.references += 1
         return Reference(
             request_id=recommendation.request_id,
-            user_id=recommendation.user_id,
+            user_id=self.shoppers.user_ids[shopper],
             arm=recommendation.arm,
             served_value=value_of(items, positions),
             random_value=float(np.mean(random_values)),
@@ -534,16 +464,13 @@ class ShopperSimulator:
 
         ``event`` holds the fields every resulting interaction shares (ids, session, slate).
         """
-        item_at = np.array([item])
-        p_cart, p_purchase = self.choice.purchase_probabilities(
-            shopper, item_at, np.array([utility])
-        )
-        if draws[1] >= p_cart[0]:
+        p_cart, p_purchase = self.choice.purchase_chances(shopper, item, utility)
+        if draws[1] >= p_cart:
             return [], []
 
         cart_s = at_s + 20.0 + 100.0 * draws[5]
         events = [self._interaction("add_to_cart", shopper, item, cart_s, **event)]
-        if draws[2] >= p_purchase[0] or self.catalog.stock[item] == 0:
+        if draws[2] >= p_purchase or self.catalog.stock[item] == 0:
             return events, []
 
         # Most luxury purchases are single pieces; a few shoppers take two.
@@ -552,7 +479,7 @@ class ShopperSimulator:
         events.append(
             self._interaction("purchase", shopper, item, purchase_s, quantity=quantity, **event)
         )
-        self._purchased.setdefault(shopper, set()).add(item)
+        self.history.record_purchase(shopper, item)
         if self.catalog.stock[item] == 0 and self.catalog.restocks(item):
             heapq.heappush(self._restocks, (purchase_s + self.catalog.restock_after_s[item], item))
 

@@ -165,3 +165,22 @@ def test_heavier_purchase_reward_raises_the_value() -> None:
     slate = catalog.item_ids[:10]
 
     assert default.expected_value(0, slate) > clicks_only.expected_value(0, slate)
+
+
+def test_scalar_purchase_chances_match_the_vectorised_ones(model: ChoiceModel) -> None:
+    items = np.array([0, 500, 1_500])
+    utility = np.array([-1.0, 0.5, 2.0])
+    p_cart, p_purchase = model.purchase_probabilities(9, items, utility)
+
+    for index, (item, u) in enumerate(zip(items, utility, strict=True)):
+        cart, purchase = model.purchase_chances(9, int(item), float(u))
+        assert cart == pytest.approx(p_cart[index]) and purchase == pytest.approx(p_purchase[index])
+
+
+def test_batched_slate_values_match_one_at_a_time(model: ChoiceModel) -> None:
+    slates = np.random.default_rng(SEED).choice(model.catalog.n_items, size=(4, 10))
+    positions = np.arange(10)
+
+    batched = model.slate_values(4, slates, positions)
+    single = [model.slate_value(4, slate, positions) for slate in slates]
+    np.testing.assert_allclose(batched, single)
