@@ -126,12 +126,13 @@ def create_topics(
     names: Iterable[str] | None = None,
     partitions: int = DEFAULT_PARTITIONS,
     replication: int = 1,
+    compacted: Iterable[str] | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names actually created.
 
     Creating a topic that already exists is not an error, so running this twice creates
     nothing the second time. Existing topics are left as they are, even when their partition
-    count differs from ``partitions``. Topics in ``TOPICS.compacted()`` get log compaction.
+    count differs from ``partitions``.
 
     Parameters
     ----------
@@ -143,6 +144,14 @@ def create_topics(
         Partition count of each new topic.
     replication
         Replication factor of each new topic (1 on a single-node broker).
+    compacted
+        Names of the topics that get log compaction (the latest record per key is kept);
+        ``TOPICS.compacted()`` when omitted.
+
+    Returns
+    -------
+    list[str]
+        The topics this call created, in the order given; empty when all existed.
     """
     wanted = list(dict.fromkeys(TOPICS.all() if names is None else names))
 
@@ -154,7 +163,10 @@ def create_topics(
             logger.debug("topics_present bootstrap=%s n_topics=%d", bootstrap, len(wanted))
             return []
 
-        new_topics = {name: _topic_spec(name, partitions, replication) for name in missing}
+        compact = TOPICS.compacted() if compacted is None else set(compacted)
+        new_topics = {
+            name: _topic_spec(partitions, replication, compact=name in compact) for name in missing
+        }
         response = client.create_topics(new_topics, raise_errors=False, wait_for_metadata=True)
     finally:
         client.close()
@@ -162,9 +174,9 @@ def create_topics(
     return _created_names(response)
 
 
-def _topic_spec(name: str, partitions: int, replication: int) -> dict[str, object]:
+def _topic_spec(partitions: int, replication: int, compact: bool) -> dict[str, object]:
     spec: dict[str, object] = {"num_partitions": partitions, "replication_factor": replication}
-    if name in TOPICS.compacted():
+    if compact:
         spec["configs"] = dict(COMPACTED_CONFIG)
     return spec
 

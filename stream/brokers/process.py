@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -18,6 +19,9 @@ from typing import Self
 from stream.admin import BrokerExited, wait_for_broker
 
 logger = logging.getLogger(__name__)
+
+# Colour codes some brokers (Tansu) write to their log even when it is not a terminal.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class BrokerStartError(RuntimeError):
@@ -179,9 +183,10 @@ class BrokerProcess:
         """The last lines of the broker's log, or a note when there is none yet."""
         try:
             with open(self.log_path, errors="replace") as log_file:
-                return "".join(deque(log_file, maxlen=n_lines)) or "(log is empty)"
+                tail = "".join(deque(log_file, maxlen=n_lines))
         except (OSError, RuntimeError):
             return "(no log written)"
+        return ANSI_ESCAPE.sub("", tail) or "(log is empty)"
 
     def __enter__(self) -> Self:
         self.start()
