@@ -133,6 +133,23 @@ class Recommender(abc.ABC):
         Events ignored because their item is not in the catalog.
     history
         The users' purchases and recent items, as learnt by this recommender.
+
+    Examples
+    --------
+    >>> from models.catalog import Catalog
+    >>> from models.registry import build_recommender
+    >>> catalog = Catalog()
+    >>> for item_id, brand in [("tea", "leaf"), ("mug", "clay"), ("pot", "clay")]:
+    ...     _ = catalog.upsert(ItemInfo(item_id, "kitchen", brand, 5.0, 1, stock=2))
+    >>> recommender = build_recommender("popularity", catalog, seed=1)
+    >>> recommender.learn(Feedback("ann", "mug", "purchase", at=0.0))
+    >>> recommender.learn(Feedback("bob", "pot", "click", at=1.0))
+    >>> [s.item_id for s in recommender.recommend(Context("ann", 2, at=2.0))]
+    ['pot', 'tea']
+    >>> restored = type(recommender).from_state(recommender.to_state(), catalog)
+    >>> request = Context("ann", 2, at=2.0)
+    >>> restored.recommend(request) == recommender.recommend(request)
+    True
     """
 
     name: ClassVar[str] = ""
