@@ -1,0 +1,1 @@
+"""The shopper simulator (catalog, shoppers, choice model, sessions) and its Kafka driver."""

@@ -56,6 +56,8 @@ N_REACTION_DRAWS = 7
 
 @dataclass(frozen=True)
 class _PendingRequest:
+    """A request waiting for its slate, with the draws its reaction will use."""
+
     shopper: int
     session_id: str
     requested_s: float
@@ -96,6 +98,8 @@ class ShopperSimulator:
     ----------
     catalog, shoppers, choice
         The ground truth.
+    history
+        What each shopper was shown and bought.
     counters
         Running totals.
     now
@@ -233,8 +237,11 @@ class ShopperSimulator:
     def random_slate(
         self, request: RecRequest, rng: np.random.Generator | None = None
     ) -> list[str]:
-        """A random slate of eligible items; draws from ``rng``, or a generator keyed by the
-        request, so that asking does not shift the simulator's own draws."""
+        """A random slate of eligible items for a request.
+
+        Draws from ``rng``, or else from a generator keyed by the seed and the request id, so
+        that asking for a random slate never shifts the simulator's own draws.
+        """
         shopper = self.shoppers.index_of[request.user_id]
         rng = rng or np.random.default_rng([self.seed, zlib.crc32(request.request_id.encode())])
         return self.choice.random_slate(request.k, rng, self.eligible(shopper))
@@ -258,7 +265,7 @@ class ShopperSimulator:
         if context_item is not None:
             category = self.catalog.categories[self.catalog.category[context_item]]
         elif page.kind == "category":
-            category = self._favourite_category(page.shopper)
+            category = self.catalog.categories[self._draw_category(page.shopper)]
         return RecRequest(
             request_id=request_id,
             user_id=self.shoppers.user_ids[page.shopper],
@@ -269,16 +276,14 @@ class ShopperSimulator:
             context_category=category,
         )
 
-    def _favourite_category(self, shopper: int) -> str:
-        """A category drawn from the shopper's browsing shares."""
+    def _draw_category(self, shopper: int) -> int:
+        """A category index drawn from the shopper's browsing shares."""
         cdf = self.shoppers.category_cdf[shopper]
-        drawn = min(int(np.searchsorted(cdf, self.rng.random())), len(cdf) - 1)
-        return self.catalog.categories[drawn]
+        return min(int(np.searchsorted(cdf, self.rng.random())), len(cdf) - 1)
 
     def _browse(self, page: PageView) -> int | None:
         """The item an item page shows: a category the shopper likes, then an item by taste."""
-        category = self.catalog.categories.index(self._favourite_category(page.shopper))
-        candidates = self.catalog.items_of_category[category]
+        candidates = self.catalog.items_of_category[self._draw_category(page.shopper)]
         candidates = candidates[self.eligible(page.shopper)[candidates]]
         if len(candidates) == 0:
             return None
