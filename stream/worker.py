@@ -85,6 +85,7 @@ class WorkerState:
         self.n_dead_letters = 0
         self.n_served = 0
         self.n_skipped = 0
+        self.n_partitions_assigned = 0
 
     def due(self) -> bool:
         """Whether something new was learnt and the snapshot interval has passed."""
@@ -99,6 +100,7 @@ class WorkerState:
                 for arm, model in self.arms.recommenders.items()
             },
             "n_items": self.arms.catalog.n_items,
+            "n_partitions_assigned": self.n_partitions_assigned,
             "n_served": self.n_served,
             "n_dead_letters": self.n_dead_letters,
             "n_replayed_skipped": self.n_skipped,
@@ -236,6 +238,7 @@ def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
 
     @app.on_partitions_assigned.connect
     async def log_assignment(sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        state.n_partitions_assigned = len(assigned)
         logger.info(
             "partitions_assigned n_partitions=%d n_items=%d n_learnt=%s",
             len(assigned),

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from stream.assignment import Experiment
 from stream.events import SCHEMAS
@@ -76,7 +77,6 @@ def broker(
     first start downloads the jars).
     """
     from stream.brokers.kafka import ApacheKafkaBroker
-
     from stream.brokers.tansu import TansuBroker
 
     _configure_logging(verbose)
@@ -231,6 +231,92 @@ def simulate(
         f"{report.requests_expired:,} expired, {counters.n_events:,} interactions, "
         f"{counters.references:,} references"
     )
+
+
+@app.command()
+def sink(
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
+    out: Annotated[Path, typer.Option("--out", help="Root folder of the Parquet log.")] = (
+        DEFAULT_LOG_DIR
+    ),
+    roll_seconds: Annotated[
+        float, typer.Option(help="Longest wait before buffered messages become a file.")
+    ] = 60.0,
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds without a message.")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Write every topic to Parquet under --out, committing offsets once each file is durable."""
+    from stream.sink import run_sink
+
+    _configure_logging(verbose)
+    stats = run_sink(bootstrap, out, roll_seconds=roll_seconds, idle_seconds=idle_exit)
+    console.print(f"wrote {sum(stats.rows_written.values()):,} rows: {stats.rows_written}")
+
+
+@app.command()
+def demo(
+    days: Annotated[float, typer.Option(help="Simulated days of shopping.", min=0.01)] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 7,
+    out: Annotated[Path, typer.Option("--out", help="Where runs leave their files.")] = Path(
+        "var/demo"
+    ),
+    verbose: Verbose = False,
+) -> None:
+    """Run the closed loop on the embedded broker and print the arm comparison.
+
+    Starts Tansu, the topics, a Faust worker and the event-log sink; simulated shoppers ask
+    for slates and react to them; then the Parquet log is analysed.
+    """
+    from streamrec.demo import DemoSettings, run_demo
+
+    _configure_logging(verbose)
+    run = run_demo(DemoSettings(days=days, seed=seed, out_dir=out), console)
+    console.rule("arm comparison")
+    _analyze(run.log_dir, Experiment())
+    console.print(
+        f"The log stays in {run.log_dir}: try "
+        f'[bold]streamrec sql --log-dir {run.log_dir} "select arm, count(*) from '
+        f'recommendations group by arm"[/]'
+    )
+
+
+@app.command()
+def analyze(
+    log_dir: LogDir = DEFAULT_LOG_DIR,
+    salt: Salt = Experiment.salt,
+    weights: Weights = "1,1,1,1,1",
+    verbose: Verbose = False,
+) -> None:
+    """Compare the arms from the Parquet log: sample-ratio check first, then every metric."""
+    _configure_logging(verbose)
+    _analyze(log_dir, _experiment(salt, weights))
+
+
+def _analyze(log_dir: Path, experiment: Experiment) -> None:
+    from analysis.report import arm_table, render_arm_table
+    from analysis.views import connect
+
+    if not log_dir.exists():
+        raise typer.BadParameter(f"{log_dir} does not exist; run 'streamrec sink' or 'demo' first")
+    con = connect(log_dir)
+    render_arm_table(arm_table(con, experiment), console)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over the views events, recommendations, ...")],
+    log_dir: LogDir = DEFAULT_LOG_DIR,
+) -> None:
+    """Run a DuckDB query on the views of the Parquet log and print the result."""
+    from analysis.report import run_sql
+
+    columns, rows = run_sql(log_dir, query)
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,5 @@
+"""Runs the command line as ``python -m streamrec``."""
+
+from streamrec.cli import app
+
+app()
