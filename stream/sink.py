@@ -602,7 +602,10 @@ class EventLogSink:
         assigned = False
 
         while stop_event is None or not stop_event.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=10_000)
+            max_records = 10_000
+            if max_messages is not None:
+                max_records = max(1, min(max_records, max_messages - self.stats.total_messages()))
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=max_records)
             for partition, messages in batches.items():
                 await self._take(partition.topic, messages)
             await self._roll(self.writer.due())

@@ -1,7 +1,7 @@
 """The sink against a real broker: what is produced on every topic comes back from the Parquet log.
 
-Each test works on its own uniquely named topics and consumer group, so tests sharing one broker
-cannot see each other's messages or offsets.
+Each test works on its own uniquely named topics (the ``fresh_topics`` fixture) and consumer group,
+so tests sharing one broker cannot see each other's messages or offsets.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,11 +37,8 @@ N_EVENTS = 400
 N_PARTITIONS = 3
 
 
-def _fresh_topics(bootstrap: str) -> Topics:
-    """Uniquely named topics, created with a few partitions each."""
-    prefix = f"sink-{uuid.uuid4().hex[:8]}"
-    topics = Topics(**{role: f"{prefix}-{role}" for role in Topics.__dataclass_fields__})
-
+def _create(bootstrap: str, topics: Topics) -> Topics:
+    """Create the topics, with a few partitions each, and return them."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics(
@@ -154,8 +150,10 @@ def _produce(bootstrap: str, messages: dict[str, list[bytes | Contract]]) -> Non
         producer.close()
 
 
-def test_every_message_produced_is_read_back_from_parquet(broker, tmp_path: Path) -> None:
-    topics = _fresh_topics(broker.bootstrap)
+def test_every_message_produced_is_read_back_from_parquet(
+    broker, fresh_topics: Topics, tmp_path: Path
+) -> None:
+    topics = _create(broker.bootstrap, fresh_topics)
     messages = _messages(topics)
     _produce(broker.bootstrap, messages)
 
@@ -216,9 +214,9 @@ def test_every_message_produced_is_read_back_from_parquet(broker, tmp_path: Path
 
 
 def test_invalid_messages_become_dead_letters_and_offsets_are_committed(
-    broker, tmp_path: Path
+    broker, fresh_topics: Topics, tmp_path: Path
 ) -> None:
-    topics = _fresh_topics(broker.bootstrap)
+    topics = _create(broker.bootstrap, fresh_topics)
     valid = _messages(topics)[topics.references][:3]
     no_values = b'{"event_type": "reference", "request_id": "r-bad", "user_id": "u1"}'
     _produce(
@@ -262,25 +260,25 @@ def test_invalid_messages_become_dead_letters_and_offsets_are_committed(
 
 
 def test_max_messages_ends_the_run_with_everything_written_and_committed(
-    broker, tmp_path: Path
+    broker, fresh_topics: Topics, tmp_path: Path
 ) -> None:
-    topics = _fresh_topics(broker.bootstrap)
+    topics = _create(broker.bootstrap, fresh_topics)
     events = _messages(topics)[topics.events]
     _produce(broker.bootstrap, {topics.events: events})
 
     sink = EventLogSink(broker.bootstrap, tmp_path, topics, group_id=topics.events)
     stats = sink.run(max_messages=50)
 
-    # Fetches come in batches, so the run stops at the first batch boundary past 50, with
-    # every message it read written and committed (the default roll limits are far away).
+    # Exactly that many were read, written and committed; the rest waits for the next run.
     written = stats.rows_written[topics.events]
-    assert 50 <= written <= N_EVENTS
-    assert written == stats.messages[topics.events]
+    assert written == stats.messages[topics.events] == 50
     assert _committed(broker.bootstrap, topics.events) == {topics.events: written}
 
 
-def test_stop_event_ends_a_run_from_another_thread(broker, tmp_path: Path) -> None:
-    topics = _fresh_topics(broker.bootstrap)
+def test_stop_event_ends_a_run_from_another_thread(
+    broker, fresh_topics: Topics, tmp_path: Path
+) -> None:
+    topics = _create(broker.bootstrap, fresh_topics)
     _produce(broker.bootstrap, {topics.events: _messages(topics)[topics.events]})
     stop = threading.Event()
     sink = EventLogSink(broker.bootstrap, tmp_path, topics, group_id=topics.events)
