@@ -49,6 +49,17 @@ class Topics:
             self.dead_letter,
         ]
 
+    def with_prefix(self, prefix: str) -> Topics:
+        """The same topics with ``prefix`` before every name, for several experiments (or
+        tests) on one broker.
+
+        Examples
+        --------
+        >>> TOPICS.with_prefix("spring-").events
+        'spring-events'
+        """
+        return Topics(*(f"{prefix}{name}" for name in self.all()))
+
     def compacted(self) -> set[str]:
         """Topics whose latest record per key is all that matters."""
         return {self.catalog}

@@ -40,6 +40,17 @@ LogDir = Annotated[
     Path, typer.Option("--log-dir", help="Folder of the Parquet event log (written by 'sink').")
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")]
+TopicPrefix = Annotated[
+    str, typer.Option("--topic-prefix", help="Put this before every topic name.")
+]
+
+Salt = Annotated[
+    str, typer.Option("--salt", help="Experiment salt: users are split by hash(salt, user_id).")
+]
+Weights = Annotated[
+    str,
+    typer.Option("--weights", help="Comma-separated share of each arm A..E, e.g. 1,1,1,1,1."),
+]
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -99,6 +110,7 @@ def topics(
     partitions: Annotated[int, typer.Option(help="Partitions of each new topic.")] = (
         DEFAULT_PARTITIONS
     ),
+    topic_prefix: TopicPrefix = "",
     verbose: Verbose = False,
 ) -> None:
     """Create the experiment's topics; topics that exist already are left as they are."""
@@ -106,9 +118,10 @@ def topics(
 
     _configure_logging(verbose)
     wait_for_broker(bootstrap, timeout_s=60)
-    created = create_topics(bootstrap, TOPICS.all(), partitions=partitions)
+    names = TOPICS.with_prefix(topic_prefix).all()
+    created = create_topics(bootstrap, names, partitions=partitions)
 
-    existing = sorted(set(TOPICS.all()) - set(created))
+    existing = sorted(set(names) - set(created))
     console.print(f"created: {', '.join(created) or 'none'}")
     console.print(f"already there: {', '.join(existing) or 'none'}")
 
@@ -148,15 +161,6 @@ def watch(
         watch_topic(bootstrap, topic, console, from_beginning, limit, as_json)
 
 
-Salt = Annotated[
-    str, typer.Option("--salt", help="Experiment salt: users are split by hash(salt, user_id).")
-]
-Weights = Annotated[
-    str,
-    typer.Option("--weights", help="Comma-separated share of each arm A..E, e.g. 1,1,1,1,1."),
-]
-
-
 def _experiment(salt: str, weights: str) -> Experiment:
     """The experiment named on the command line: five arms A to E with the given shares."""
     shares = tuple(float(part) for part in weights.split(",") if part.strip())
@@ -180,6 +184,10 @@ def worker(
     web_port: Annotated[
         int, typer.Option(help="Port of the HTTP views (/arms/); 0 turns them off.")
     ] = 6066,
+    topic_prefix: TopicPrefix = "",
+    app_id: Annotated[
+        str, typer.Option(help="Faust app id: the consumer group the workers share.")
+    ] = "streamrec-worker",
     verbose: Verbose = False,
 ) -> None:
     """Run the stream worker: learn each arm from its users' events and serve slates.
@@ -196,6 +204,8 @@ def worker(
         experiment=_experiment(salt, weights),
         snapshot_interval_s=snapshot_interval,
         web_port=web_port or None,
+        topics=TOPICS.with_prefix(topic_prefix),
+        app_id=app_id,
     )
     run_worker(settings, loglevel="DEBUG" if verbose else "INFO")
 
@@ -213,6 +223,7 @@ def simulate(
     run_id: Annotated[
         str | None, typer.Option(help="Prefix of request ids; give each run its own.")
     ] = None,
+    topic_prefix: TopicPrefix = "",
     verbose: Verbose = False,
 ) -> None:
     """Simulated shoppers: send rec-requests, react to the slates, browse and buy organically."""
@@ -222,7 +233,8 @@ def simulate(
     _configure_logging(verbose)
     simulator = ShopperSimulator(seed=seed, n_items=items, n_shoppers=shoppers, run_id=run_id)
     settings = DriveSettings(duration_s=days * 86_400.0, rate=rate)
-    report = drive(simulator, bootstrap, settings, show_progress=True)
+    topics = TOPICS.with_prefix(topic_prefix)
+    report = drive(simulator, bootstrap, settings, topics=topics, show_progress=True)
 
     counters = simulator.counters
     console.print(
@@ -245,13 +257,17 @@ def sink(
     idle_exit: Annotated[
         float | None, typer.Option(help="Stop after this many seconds without a message.")
     ] = None,
+    topic_prefix: TopicPrefix = "",
     verbose: Verbose = False,
 ) -> None:
     """Write every topic to Parquet under --out, committing offsets once each file is durable."""
     from stream.sink import run_sink
 
     _configure_logging(verbose)
-    stats = run_sink(bootstrap, out, roll_seconds=roll_seconds, idle_seconds=idle_exit)
+    topics = TOPICS.with_prefix(topic_prefix)
+    stats = run_sink(
+        bootstrap, out, topics=topics, roll_seconds=roll_seconds, idle_seconds=idle_exit
+    )
     console.print(f"wrote {sum(stats.rows_written.values()):,} rows: {stats.rows_written}")
 
 
