@@ -249,3 +249,26 @@ def test_drift_is_off_by_default_and_changes_behaviour_when_on() -> None:
     drifting = run(small(traffic=sparse, drift=0.5), random_policy, n_requests=300)
     assert steady.requests[:5] == drifting.requests[:5]
     assert steady.wire() != drifting.wire()
+
+
+def test_sold_out_items_that_restock_come_back_and_the_others_stay_out() -> None:
+    # A small shop with one unit of everything and sparse traffic, so that stock runs out and
+    # days pass.
+    simulator = ShopperSimulator(
+        SEED, n_items=100, n_shoppers=200, tick_s=600.0, traffic=TrafficParameters(0.002)
+    )
+    simulator.catalog.stock[:] = 1
+    published = run(simulator, oracle_policy, n_requests=3_000)
+    last_stock: dict[str, int] = {}
+    came_back: set[str] = set()
+    for record in published.catalog:
+        if last_stock.get(record.item_id) == 0 and record.stock > 0:
+            came_back.add(record.item_id)
+        last_stock[record.item_id] = record.stock
+
+    catalog = simulator.catalog
+    assert simulator.now - DEFAULT_START_AT > timedelta(days=3)
+    assert came_back
+    assert all(catalog.restocks(catalog.index_of[item_id]) for item_id in came_back)
+    never = [i for i in range(catalog.n_items) if not catalog.restocks(i) and catalog.stock[i] == 0]
+    assert never
