@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections import deque
@@ -145,6 +147,7 @@ class BrokerProcess:
                 stderr=subprocess.STDOUT,
                 cwd=self.work_dir,
                 start_new_session=True,
+                preexec_fn=_terminate_with_parent,
             )
 
     def is_running(self) -> bool:
@@ -203,6 +206,21 @@ class BrokerProcess:
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
         return f"<{type(self).__name__} {self.bootstrap} {state}>"
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when the launching thread ends.
+
+    Without this a test run or command killed with SIGKILL leaves its broker running, holding
+    its port. Linux ties the signal to the thread that started the process, so a broker
+    started from a short-lived thread stops when that thread ends; start brokers from a
+    thread that outlives them. Elsewhere than Linux this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
