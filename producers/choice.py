@@ -50,7 +50,8 @@ class ChoiceParameters:
     """Weights of the ground-truth choice model; the defaults give plausible luxury rates.
 
     With the defaults, a well-targeted slate of 10 gets a click on about half the requests
-    and a random slate on about one in ten, and roughly one click in twenty ends in a purchase.
+    and a random slate on less than one in ten; between one click in twenty and one in ten
+    ends in a purchase.
 
     Parameters
     ----------
@@ -123,6 +124,13 @@ class ChoiceModel:
     >>> some = model.random_slate(k=10, rng=np.random.default_rng(0))
     >>> len(best), model.expected_value(7, best) >= model.expected_value(7, some)
     (10, True)
+
+    References
+    ----------
+    .. [1] Dinkelbach, W. (1967). On nonlinear fractional programming. Management Science,
+       13(7), 492-498. (The method :meth:`oracle_slate` uses for the ratio of the value.)
+    .. [2] Train, K. (2009). Discrete Choice Methods with Simulation, 2nd ed., chapter 3
+       (the logit model of the click).
 
     """
 
@@ -335,7 +343,7 @@ class ChoiceModel:
         putting the largest at the top (the rearrangement inequality, as ``bias`` falls with
         the position). Setting ``lam`` to the value of that slate and repeating raises the
         value strictly until no slate beats it. The first round is the greedy slate sorted
-        by ``e_i v_i``, and in practice one or two more rounds finish.
+        by ``e_i v_i``; in practice one to three more rounds confirm or improve it.
 
         The slate is shorter than ``k`` only when fewer items are eligible, or when adding an
         item would lower the value (an item whose reward is below the slate's value).
