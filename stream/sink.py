@@ -401,14 +401,19 @@ class EventLogWriter:
         return [topic for topic, buffer in self._buffers.items() if not buffer.is_empty()]
 
     def flush(self, topic: str) -> Flushed:
-        """Write the topic's buffered rows to one durable file and empty the buffer."""
+        """Write the topic's buffered rows to one durable file and empty the buffer.
+
+        If the write fails the buffer stays as it was, so that no later flush can commit
+        offsets past rows that never reached a file.
+        """
         buffer = self._buffers[topic]
-        self._buffers[topic] = _Buffer()
         if not buffer.rows:
+            self._buffers[topic] = _Buffer()
             return Flushed(topic, None, 0, buffer.next_offsets)
 
         table = pa.Table.from_pylist(buffer.rows, schema=ARROW_SCHEMAS[self.roles[topic]])
         path = write_parquet_atomic(table, self._next_path(topic))
+        self._buffers[topic] = _Buffer()
 
         self.rows_written[topic] += table.num_rows
         self.files_written[topic] += 1
@@ -510,6 +515,9 @@ class EventLogSink:
         )
         self.stats = SinkStats(
             messages=dict.fromkeys(self.writer.roles, 0),
+            # The writer's own counters, so that the stats are current while the sink runs.
+            rows_written=self.writer.rows_written,
+            files_written=self.writer.files_written,
             dead_letters_published=dict.fromkeys(self.writer.roles, 0),
             dead_letters_counted=dict.fromkeys(self.writer.roles, 0),
         )
@@ -554,12 +562,12 @@ class EventLogSink:
             await self._consume(stop_event, idle_seconds, max_messages)
         finally:
             # Also on cancellation (Ctrl-C): nothing consumed stays only in memory.
-            await self._roll(self.writer.pending())
-            await self._stop()
+            try:
+                await self._roll(self.writer.pending())
+            finally:
+                await self._stop()
 
         self.stats.elapsed_s = time.monotonic() - started
-        self.stats.rows_written = dict(self.writer.rows_written)
-        self.stats.files_written = dict(self.writer.files_written)
         logger.info(
             "sink_stopped messages=%d rows=%d files=%d elapsed_s=%.1f",
             self.stats.total_messages(),
@@ -582,7 +590,11 @@ class EventLogSink:
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         self._consumer.subscribe(list(self.writer.roles), listener=_RollOnRevoke(self))
         await self._producer.start()
-        await self._consumer.start()
+        try:
+            await self._consumer.start()
+        except BaseException:
+            await self._producer.stop()
+            raise
 
     async def _stop(self) -> None:
         if self._consumer is not None:

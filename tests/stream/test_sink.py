@@ -201,6 +201,25 @@ def test_writer_rolls_by_row_count_and_by_age(tmp_path: Path) -> None:
     assert set(writer.due(now=much_later)) == {"catalog", "references"}
 
 
+def test_a_failed_write_keeps_the_buffer_for_the_next_roll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were the rows dropped, a later roll would commit offsets past them and lose them.
+    writer = EventLogWriter(tmp_path)
+    writer.add("events", EXAMPLES["events"], partition=0, offset=7)
+
+    def disk_full(table: pa.Table, path: Path) -> Path:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(sink, "write_parquet_atomic", disk_full)
+    with pytest.raises(OSError, match="no space"):
+        writer.flush("events")
+    monkeypatch.undo()
+
+    flushed = writer.flush("events")
+    assert flushed.n_rows == 1 and flushed.next_offsets == {0: 8}
+
+
 def test_refused_messages_advance_the_offsets_without_a_file(tmp_path: Path) -> None:
     writer = EventLogWriter(tmp_path)
     writer.skip("recommendations", partition=2, offset=40)
