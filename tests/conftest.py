@@ -18,7 +18,7 @@ import pytest
 
 from stream.brokers import ApacheKafkaBroker, BrokerProcess, BrokerStartError, TansuBroker
 from stream.brokers.process import free_port
-from stream.topics import Topics
+from stream.topics import TOPICS, Topics
 
 BROKERS: dict[str, type[BrokerProcess]] = {"tansu": TansuBroker, "kafka": ApacheKafkaBroker}
 
@@ -51,10 +51,4 @@ def topic_prefix(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def fresh_topics(topic_prefix: str) -> Topics:
     """The experiment's topics under this test's own prefix (not created on any broker)."""
-    return Topics(**{role: f"{topic_prefix}-{name}" for role, name in _roles().items()})
-
-
-def _roles() -> dict[str, str]:
-    """Each field of ``Topics`` with its default topic name."""
-    defaults = Topics()
-    return {role: getattr(defaults, role) for role in Topics.__dataclass_fields__}
+    return TOPICS.with_prefix(f"{topic_prefix}-")
