@@ -7,7 +7,11 @@ the previous one, so a crash mid-write leaves the previous snapshot whole.
 
 On start the worker restores the snapshot and replays its inputs from the offsets after the
 ones recorded; messages at or below them are skipped, so nothing is learnt twice and nothing
-acknowledged is lost. No pickle is involved: a snapshot from an untrusted place cannot run code.
+acknowledged is lost.
+
+NOTE: the hybrid arm's state holds a pickled river bandit policy (river has no other export),
+so loading a snapshot can run code written into it. Snapshots are the worker's own files:
+never load one from a place others can write to.
 """
 
 from __future__ import annotations

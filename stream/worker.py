@@ -31,6 +31,8 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from models.base import Recommender
+from models.hybrid import Hybrid
 from stream import snapshots
 from stream.arms import ArmModels
 from stream.assignment import Experiment
@@ -95,10 +97,7 @@ class WorkerState:
     def summary(self) -> dict[str, Any]:
         """What the ``/arms/`` view shows."""
         return {
-            "arms": {
-                arm: {"recommender": model.name, "n_learnt": model.n_learnt}
-                for arm, model in self.arms.recommenders.items()
-            },
+            "arms": {arm: _describe(model) for arm, model in self.arms.recommenders.items()},
             "n_items": self.arms.catalog.n_items,
             "n_partitions_assigned": self.n_partitions_assigned,
             "n_served": self.n_served,
@@ -109,6 +108,14 @@ class WorkerState:
                 for (topic, partition), offset in sorted(self.arms.offsets.items())
             },
         }
+
+
+def _describe(model: Recommender) -> dict[str, Any]:
+    """One arm in the ``/arms/`` view; a bandit-weighted arm adds its source probabilities."""
+    described: dict[str, Any] = {"recommender": model.name, "n_learnt": model.n_learnt}
+    if isinstance(model, Hybrid):
+        described["source_probabilities"] = model.source_probabilities()
+    return described
 
 
 def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:

@@ -29,7 +29,7 @@ from stream.admin import create_topics
 from stream.brokers.process import free_port
 from stream.brokers.tansu import TansuBroker
 from stream.sink import EventLogSink, SinkStats
-from stream.topics import TOPICS
+from stream.topics import TOPICS, Topics
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +70,13 @@ def run_demo(settings: DemoSettings, console: Console) -> DemoRun:
         console.print(f"2. Topics created: {', '.join(TOPICS.all())}")
 
         web_port = free_port()
-        worker = _start_worker(broker.bootstrap, state_dir, web_port, run_dir)
+        worker = start_worker(broker.bootstrap, state_dir, web_port, run_dir / "worker.log")
         try:
-            waited = _wait_for_worker(worker, web_port)
+            waited = wait_for_worker(worker, web_port)
             console.print(f"3. Faust worker {worker.pid} serving five arms after {waited:.0f} s")
             report, stats = _simulate_and_log(broker.bootstrap, settings, log_dir, console)
         finally:
-            _stop_worker(worker)
+            stop_worker(worker)
         console.print(f"6. Worker stopped; its snapshot is in {state_dir}")
 
     return DemoRun(log_dir=log_dir, state_dir=state_dir, report=report, sink_stats=stats)
@@ -101,7 +101,7 @@ def _simulate_and_log(
     )
     try:
         report = drive(simulator, bootstrap, DriveSettings(duration_s=settings.days * 86_400.0))
-        _wait_for_sink(sink, bootstrap)
+        wait_for_sink(sink, bootstrap)
     finally:
         stop.set()
         sink_thread.join(timeout=60)
@@ -115,13 +115,33 @@ def _simulate_and_log(
     return report, sink.stats
 
 
-def _start_worker(
-    bootstrap: str, state_dir: Path, web_port: int, run_dir: Path
+def start_worker(
+    bootstrap: str,
+    state_dir: Path,
+    web_port: int,
+    log_path: Path,
+    topics: Topics = TOPICS,
+    app_id: str = "streamrec-worker",
 ) -> subprocess.Popen:
-    """The worker as its own process, exactly as ``streamrec worker`` runs it."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = open(run_dir / "worker.log", "wb")  # noqa: SIM115 - closed with the process
-    command = [
+    """Start ``streamrec worker`` as a child process, its output going to ``log_path``.
+
+    ``topics`` must be :data:`TOPICS` or ``TOPICS.with_prefix(...)``: the worker is told the
+    prefix, not each name.
+    """
+    prefix = topics.catalog.removesuffix(TOPICS.catalog)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            _worker_command(bootstrap, state_dir, web_port, prefix, app_id),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _worker_command(
+    bootstrap: str, state_dir: Path, web_port: int, prefix: str, app_id: str
+) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "streamrec",
@@ -132,11 +152,14 @@ def _start_worker(
         str(state_dir),
         "--web-port",
         str(web_port),
+        "--topic-prefix",
+        prefix,
+        "--app-id",
+        app_id,
     ]
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _wait_for_worker(worker: subprocess.Popen, web_port: int) -> float:
+def wait_for_worker(worker: subprocess.Popen, web_port: int) -> float:
     """Block until the worker has its partitions; return the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < WORKER_READY_TIMEOUT_S:
@@ -157,13 +180,13 @@ def worker_summary(web_port: int) -> dict:
         return {}
 
 
-def _wait_for_sink(sink: EventLogSink, bootstrap: str) -> None:
+def wait_for_sink(sink: EventLogSink, bootstrap: str, topics: Topics = TOPICS) -> None:
     """Block until the sink has read every message on every topic."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         partitions = [
             TopicPartition(topic, number)
-            for topic in TOPICS.all()
+            for topic in topics.all()
             for number in consumer.partitions_for_topic(topic) or ()
         ]
         started = time.monotonic()
@@ -177,7 +200,7 @@ def _wait_for_sink(sink: EventLogSink, bootstrap: str) -> None:
     raise TimeoutError(f"the sink did not catch up within {DRAIN_TIMEOUT_S:.0f} s")
 
 
-def _stop_worker(worker: subprocess.Popen) -> None:
+def stop_worker(worker: subprocess.Popen) -> None:
     """SIGTERM, so the worker snapshots its state; kill it if it hangs."""
     worker.terminate()
     try:
