@@ -20,7 +20,7 @@ from rich.table import Table
 
 from stream.assignment import Experiment
 from stream.events import SCHEMAS
-from stream.topics import DEFAULT_PARTITIONS, TOPICS
+from stream.topics import DEFAULT_PARTITIONS, TOPICS, Topics
 
 app = typer.Typer(
     help="Streaming recommender with a built-in multi-arm experiment.",
@@ -303,32 +303,51 @@ def analyze(
     log_dir: LogDir = DEFAULT_LOG_DIR,
     salt: Salt = Experiment.salt,
     weights: Weights = "1,1,1,1,1",
+    topic_prefix: TopicPrefix = "",
     verbose: Verbose = False,
 ) -> None:
     """Compare the arms from the Parquet log: sample-ratio check first, then every metric."""
     _configure_logging(verbose)
-    _analyze(log_dir, _experiment(salt, weights))
+    _analyze(log_dir, _experiment(salt, weights), TOPICS.with_prefix(topic_prefix))
 
 
-def _analyze(log_dir: Path, experiment: Experiment) -> None:
+def _analyze(log_dir: Path, experiment: Experiment, topics: Topics = TOPICS) -> None:
     from analysis.report import arm_table, render_arm_table
     from analysis.views import connect
 
-    if not log_dir.exists():
-        raise typer.BadParameter(f"{log_dir} does not exist; run 'streamrec sink' or 'demo' first")
-    con = connect(log_dir)
+    _require_log(log_dir)
+    con = connect(log_dir, topics)
     render_arm_table(arm_table(con, experiment), console)
+
+
+def _require_log(log_dir: Path) -> None:
+    if not log_dir.is_dir():
+        raise typer.BadParameter(
+            f"{log_dir} is not a folder; run 'streamrec sink' or 'streamrec demo' first"
+        )
 
 
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="SQL over the views events, recommendations, ...")],
     log_dir: LogDir = DEFAULT_LOG_DIR,
+    topic_prefix: TopicPrefix = "",
 ) -> None:
-    """Run a DuckDB query on the views of the Parquet log and print the result."""
+    """Run a DuckDB query on the views of the Parquet log and print the result.
+
+    Views: events, recommendations, slate_items, rec_requests, "references" (quoted: it is an
+    SQL keyword), catalog, dead_letters, user_arm, and raw_<view> with duplicates kept.
+    """
+    import duckdb
+
     from analysis.report import run_sql
 
-    columns, rows = run_sql(log_dir, query)
+    _require_log(log_dir)
+    try:
+        columns, rows = run_sql(log_dir, query, TOPICS.with_prefix(topic_prefix))
+    except duckdb.Error as error:
+        console.print(f"[red]query failed:[/] {error}")
+        raise typer.Exit(code=1) from error
     table = Table(*columns)
     for row in rows:
         table.add_row(*(str(value) for value in row))
