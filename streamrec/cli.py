@@ -53,10 +53,10 @@ Weights = Annotated[
 ]
 
 
-def _configure_logging(verbose: bool) -> None:
+def _configure_logging(verbose: bool, level: int = logging.INFO) -> None:
     """Structured, quiet logs on stderr: milestones at INFO, per-event detail at DEBUG."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
@@ -287,7 +287,8 @@ def demo(
     """
     from streamrec.demo import DemoSettings, run_demo
 
-    _configure_logging(verbose)
+    # The demo narrates its own steps; library milestones would drown them.
+    _configure_logging(verbose, level=logging.WARNING)
     run = run_demo(DemoSettings(days=days, seed=seed, out_dir=out), console)
     console.rule("arm comparison")
     _analyze(run.log_dir, Experiment())
