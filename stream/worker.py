@@ -18,6 +18,15 @@ by offset. The learned state is therefore exactly what it was, and no event is l
 twice. Slates are served from whatever has been learnt so far; requests are acknowledged as
 usual, since answering one twice after a crash only repeats an exposure that the analysis
 removes by request id.
+
+TODO: the state is learnt per worker from the partitions it owns. With several workers, each
+arm's item-side state (popularity, co-occurrence, item factors) sees only that worker's share
+of the shoppers, and a partition that moves to another worker in a rebalance leaves its
+users' learnt history behind in the old worker's snapshot. One worker per experiment is
+exact; a group of workers needs item-side updates published to a compacted model-update topic
+and read into a global table by every worker, and user state handed over with the partition
+(see DESIGN, "Scaling past one machine"). Due before an experiment runs on more than one
+worker.
 """
 
 from __future__ import annotations

@@ -355,5 +355,36 @@ def sql(
     console.print(table)
 
 
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def bench(
+    context: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Benchmark to run, e.g. models; all of them when omitted."),
+    ] = None,
+) -> None:
+    """Run the benchmarks in bench/ (numbers and ratios measured side by side in one run).
+
+    Arguments after the name go to the benchmark, e.g. 'streamrec bench models --events 50000'.
+    """
+    import runpy
+
+    if not BENCH_DIR.is_dir():
+        raise typer.BadParameter(f"{BENCH_DIR} is missing: benchmarks run from a source checkout")
+    available = sorted(path.stem.removeprefix("bench_") for path in BENCH_DIR.glob("bench_*.py"))
+    if name is not None and name not in available:
+        raise typer.BadParameter(f"unknown benchmark {name!r}; choose from {', '.join(available)}")
+
+    for chosen in [name] if name else available:
+        console.rule(f"bench {chosen}")
+        sys.argv = [f"bench_{chosen}.py", *context.args]
+        runpy.run_path(str(BENCH_DIR / f"bench_{chosen}.py"), run_name="__main__")
+
+
 if __name__ == "__main__":
     app()
