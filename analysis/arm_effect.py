@@ -1,0 +1,146 @@
+"""One treatment arm against the control on one metric: fixed-horizon and sequential results.
+
+:class:`ArmEffect` carries the absolute and relative effect with fixed-horizon intervals and
+p-value, the confidence-sequence intervals and always-valid p-value of the same effects, and
+the Holm adjustment of both p-values within the metric's family of arms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from analysis.stats import (
+    CupedSums,
+    MeanSums,
+    ProportionSums,
+    RatioSums,
+    compare_arms,
+    confidence_sequence_test,
+    fixed_horizon_test,
+    holm_adjust,
+)
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its interval; every field is NaN where it is undefined."""
+
+    estimate: float
+    lower: float
+    upper: float
+
+
+@dataclass(frozen=True)
+class ArmEffect:
+    """One treatment arm against the control on one metric.
+
+    Attributes
+    ----------
+    metric, arm, control
+        What is compared.
+    control_value, arm_value
+        The metric in each arm (for CUPED, the unadjusted means).
+    absolute, relative
+        Fixed-horizon effect with its ``1 - alpha`` interval: ``m_b - m_a`` and
+        ``(m_b - m_a)/|m_a|``.
+    p_value, p_value_holm
+        Fixed-horizon two-sided p-value, and Holm-adjusted within the metric's family.
+    sequential_absolute, sequential_relative
+        The same effects with confidence-sequence intervals, valid at every look.
+    sequential_p_value, sequential_p_value_holm
+        Always-valid p-value of the confidence sequence (absolute effect), raw and Holm-adjusted.
+    test
+        Name of the fixed-horizon test behind ``p_value``.
+    trustworthy
+        False when the experiment failed its SRM check.
+    """
+
+    metric: str
+    arm: str
+    control: str
+    control_value: float
+    arm_value: float
+    absolute: Interval
+    relative: Interval
+    p_value: float
+    sequential_absolute: Interval
+    sequential_relative: Interval
+    sequential_p_value: float
+    test: str
+    p_value_holm: float = NAN
+    sequential_p_value_holm: float = NAN
+    trustworthy: bool = True
+
+
+def interval(estimate: object, lower: object, upper: object) -> Interval:
+    """An :class:`Interval` of plain floats from numpy scalars."""
+    return Interval(float(estimate), float(lower), float(upper))  # type: ignore[arg-type]
+
+
+def effect_pair(
+    a: ProportionSums | RatioSums | MeanSums | CupedSums,
+    b: ProportionSums | RatioSums | MeanSums | CupedSums,
+    alpha: float,
+    tuning: float,
+) -> dict[str, object]:
+    """Fixed-horizon and sequential absolute and relative effects of b over a."""
+    fields: dict[str, object] = {}
+    for kind in ("absolute", "relative"):
+        effect = compare_arms(a, b, kind)
+        fixed = fixed_horizon_test(effect, alpha=alpha)
+        sequential = confidence_sequence_test(effect, alpha=alpha, tuning_parameter=tuning)
+        fields[kind] = interval(effect.estimate, fixed.ci_lower, fixed.ci_upper)
+        fields[f"sequential_{kind}"] = interval(
+            effect.estimate, sequential.ci_lower, sequential.ci_upper
+        )
+        fields[f"_{kind}_p_value"] = float(fixed.p_value)  # type: ignore[arg-type]
+        fields[f"_{kind}_sequential_p_value"] = float(sequential.p_value)  # type: ignore[arg-type]
+    return fields
+
+
+def arm_effect(
+    metric: str,
+    control: str,
+    arm: str,
+    values: tuple[float, float],
+    fields: dict[str, object],
+    trustworthy: bool,
+    test: str,
+) -> ArmEffect:
+    """Assemble an :class:`ArmEffect` from :func:`effect_pair` fields and overrides."""
+    public = {key: value for key, value in fields.items() if not key.startswith("_")}
+    return ArmEffect(
+        metric=metric,
+        arm=arm,
+        control=control,
+        control_value=values[0],
+        arm_value=values[1],
+        sequential_p_value=fields["_absolute_sequential_p_value"],  # type: ignore[arg-type]
+        test=test,
+        trustworthy=trustworthy,
+        **public,  # type: ignore[arg-type]
+    )
+
+
+def holm_per_family(effects: list[ArmEffect]) -> list[ArmEffect]:
+    """Holm-adjust the fixed-horizon and the sequential p-values over one metric's arms.
+
+    The family is the arms whose p-value is defined; the others keep NaN.
+    """
+    adjusted = {}
+    for name in ("p_value", "sequential_p_value"):
+        values = np.array([getattr(effect, name) for effect in effects], dtype=np.float64)
+        defined = np.isfinite(values)
+        holm = np.full(values.shape, NAN)
+        if defined.any():
+            holm[defined] = holm_adjust(values[defined])
+        adjusted[f"{name}_holm"] = holm
+
+    return [
+        replace(effect, **{name: float(values[i]) for name, values in adjusted.items()})
+        for i, effect in enumerate(effects)
+    ]
