@@ -120,7 +120,7 @@ class Recommender(abc.ABC):
         The shared catalog. The recommender reads it and never changes it.
     seed
         Seed of every random choice the recommender makes.
-    max_per_brand, tier_tolerance
+    max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
         Business rule settings, see :class:`~models.rules.BusinessRules`.
 
     Attributes
@@ -155,11 +155,23 @@ class Recommender(abc.ABC):
     name: ClassVar[str] = ""
 
     def __init__(
-        self, catalog: Catalog, *, seed: int = 0, max_per_brand: int = 2, tier_tolerance: int = 1
+        self,
+        catalog: Catalog,
+        *,
+        seed: int = 0,
+        max_per_brand: int = 2,
+        tier_tolerance: int = 1,
+        fatigue_impressions: int = 2,
+        fatigue_window_s: float = 3 * 86_400.0,
     ) -> None:
         self.catalog = catalog
         self.seed = seed
-        self.rules = BusinessRules(max_per_brand=max_per_brand, tier_tolerance=tier_tolerance)
+        self.rules = BusinessRules(
+            max_per_brand=max_per_brand,
+            tier_tolerance=tier_tolerance,
+            fatigue_impressions=fatigue_impressions,
+            fatigue_window_s=fatigue_window_s,
+        )
         self.history = UserHistory()
         self.n_learnt = 0
         self.n_skipped = 0
@@ -233,6 +245,8 @@ class Recommender(abc.ABC):
                 "seed": self.seed,
                 "max_per_brand": self.rules.max_per_brand,
                 "tier_tolerance": self.rules.tier_tolerance,
+                "fatigue_impressions": self.rules.fatigue_impressions,
+                "fatigue_window_s": self.rules.fatigue_window_s,
                 **self._options(),
             },
             "n_learnt": self.n_learnt,

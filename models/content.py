@@ -71,7 +71,7 @@ class Content(Recommender):
         How much a match on each of category, brand, price tier and tags counts.
     profile_weights
         How much each event kind adds to the profile.
-    seed, max_per_brand, tier_tolerance
+    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
         See :class:`~models.base.Recommender`.
 
     Attributes
@@ -114,9 +114,16 @@ class Content(Recommender):
         seed: int = 0,
         max_per_brand: int = 2,
         tier_tolerance: int = 1,
+        fatigue_impressions: int = 2,
+        fatigue_window_s: float = 3 * 86_400.0,
     ) -> None:
         super().__init__(
-            catalog, seed=seed, max_per_brand=max_per_brand, tier_tolerance=tier_tolerance
+            catalog,
+            seed=seed,
+            max_per_brand=max_per_brand,
+            tier_tolerance=tier_tolerance,
+            fatigue_impressions=fatigue_impressions,
+            fatigue_window_s=fatigue_window_s,
         )
         self.half_life_s = float(half_life_s)
         self.context_weight = float(context_weight)

@@ -53,7 +53,7 @@ class CoOccurrence(Recommender):
         Weight of each event kind; impressions weigh 0 and are not paired.
     half_life_s
         Half-life of the fallback popularity.
-    seed, max_per_brand, tier_tolerance
+    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
         See :class:`~models.base.Recommender`.
 
     Attributes
@@ -99,9 +99,16 @@ class CoOccurrence(Recommender):
         seed: int = 0,
         max_per_brand: int = 2,
         tier_tolerance: int = 1,
+        fatigue_impressions: int = 2,
+        fatigue_window_s: float = 3 * 86_400.0,
     ) -> None:
         super().__init__(
-            catalog, seed=seed, max_per_brand=max_per_brand, tier_tolerance=tier_tolerance
+            catalog,
+            seed=seed,
+            max_per_brand=max_per_brand,
+            tier_tolerance=tier_tolerance,
+            fatigue_impressions=fatigue_impressions,
+            fatigue_window_s=fatigue_window_s,
         )
         self.session_gap_s = float(session_gap_s)
         self.n_anchors = n_anchors

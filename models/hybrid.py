@@ -85,7 +85,7 @@ class Hybrid(Recommender):
         Monte Carlo draws used to estimate Thompson sampling's source probabilities.
     source_options
         Keyword arguments per source name, passed to that source's constructor.
-    seed, max_per_brand, tier_tolerance
+    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
         See :class:`~models.base.Recommender`; the sources get the same values.
 
     Attributes
@@ -134,9 +134,16 @@ class Hybrid(Recommender):
         seed: int = 0,
         max_per_brand: int = 2,
         tier_tolerance: int = 1,
+        fatigue_impressions: int = 2,
+        fatigue_window_s: float = 3 * 86_400.0,
     ) -> None:
         super().__init__(
-            catalog, seed=seed, max_per_brand=max_per_brand, tier_tolerance=tier_tolerance
+            catalog,
+            seed=seed,
+            max_per_brand=max_per_brand,
+            tier_tolerance=tier_tolerance,
+            fatigue_impressions=fatigue_impressions,
+            fatigue_window_s=fatigue_window_s,
         )
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
@@ -154,6 +161,8 @@ class Hybrid(Recommender):
                 seed=seed,
                 max_per_brand=max_per_brand,
                 tier_tolerance=tier_tolerance,
+                fatigue_impressions=fatigue_impressions,
+                fatigue_window_s=fatigue_window_s,
                 **self.source_options.get(name, {}),
             )
             for name, source in SOURCES.items()

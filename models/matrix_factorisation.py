@@ -64,7 +64,7 @@ class MatrixFactorisation(Recommender):
     confidence
         Learning-rate multiplier per event kind; kinds left out, and impressions by default,
         are not learnt.
-    seed, max_per_brand, tier_tolerance
+    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
         See :class:`~models.base.Recommender`.
 
     Attributes
@@ -114,9 +114,16 @@ class MatrixFactorisation(Recommender):
         seed: int = 0,
         max_per_brand: int = 2,
         tier_tolerance: int = 1,
+        fatigue_impressions: int = 2,
+        fatigue_window_s: float = 3 * 86_400.0,
     ) -> None:
         super().__init__(
-            catalog, seed=seed, max_per_brand=max_per_brand, tier_tolerance=tier_tolerance
+            catalog,
+            seed=seed,
+            max_per_brand=max_per_brand,
+            tier_tolerance=tier_tolerance,
+            fatigue_impressions=fatigue_impressions,
+            fatigue_window_s=fatigue_window_s,
         )
         self.n_factors = n_factors
         self.learning_rate = float(learning_rate)

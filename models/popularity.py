@@ -129,7 +129,7 @@ class Popularity(Recommender):
         Seconds after which an event counts half as much.
     kind_weights
         Weight of each event kind; kinds left out weigh 0.
-    seed, max_per_brand, tier_tolerance
+    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
         See :class:`~models.base.Recommender`.
 
     Attributes
@@ -168,9 +168,16 @@ class Popularity(Recommender):
         seed: int = 0,
         max_per_brand: int = 2,
         tier_tolerance: int = 1,
+        fatigue_impressions: int = 2,
+        fatigue_window_s: float = 3 * 86_400.0,
     ) -> None:
         super().__init__(
-            catalog, seed=seed, max_per_brand=max_per_brand, tier_tolerance=tier_tolerance
+            catalog,
+            seed=seed,
+            max_per_brand=max_per_brand,
+            tier_tolerance=tier_tolerance,
+            fatigue_impressions=fatigue_impressions,
+            fatigue_window_s=fatigue_window_s,
         )
         self.kind_weights = dict(DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights)
         self.counts = DecayedCounts(half_life_s)

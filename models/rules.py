@@ -6,9 +6,11 @@ The rules are the same for every arm, so that the arms differ only in their rank
 - never an item out of stock;
 - never the item on the page the request came from (the context item);
 - only price tiers near the tiers the user bought in (no restriction before a first purchase);
+- never an item shown to the user ``fatigue_impressions`` times lately without a click
+  (impression fatigue: shoppers lose interest in what they keep being shown and ignore);
 - at most ``max_per_brand`` items of one brand in a slate.
 
-The first four are vectorised masks over the catalog; the brand cap depends on what is already
+The first five are vectorised masks over the catalog; the brand cap depends on what is already
 in the slate, so it is a greedy pass down the ranked candidates.
 """
 
@@ -37,6 +39,12 @@ class BusinessRules:
         Most items of one brand in a slate.
     tier_tolerance
         How many price tiers above or below the tiers a user bought in stay allowed.
+    fatigue_impressions
+        Unclicked impressions after which an item is no longer shown to the user; 0 turns
+        impression fatigue off. A click, add-to-cart or purchase of the item resets its count.
+    fatigue_window_s
+        An item is fatigued only while its last unclicked impression is at most this many
+        seconds old; after that the user may see it again.
 
     Examples
     --------
@@ -56,6 +64,8 @@ class BusinessRules:
 
     max_per_brand: int = 2
     tier_tolerance: int = 1
+    fatigue_impressions: int = 2
+    fatigue_window_s: float = 3 * 86_400.0
 
     def eligible(self, catalog: Catalog, history: UserHistory, context: Context) -> np.ndarray:
         """Boolean mask of the catalog items that pass every rule but the brand cap."""
@@ -68,6 +78,13 @@ class BusinessRules:
         tier_bits = history.tier_bits(context.user_id)
         if tier_bits:
             mask &= self._tier_allowed(tier_bits, catalog.price_tiers)
+
+        if self.fatigue_impressions > 0:
+            fatigued = history.fatigued(
+                context.user_id, context.at, self.fatigue_impressions, self.fatigue_window_s
+            )
+            if fatigued:
+                mask[np.asarray(fatigued, dtype=np.int64)] = False
 
         if context.context_item_id is not None:
             context_index = catalog.index_of(context.context_item_id)

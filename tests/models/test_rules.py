@@ -68,3 +68,40 @@ def test_ties_keep_catalog_order_and_non_finite_scores_are_dropped() -> None:
     mask = BusinessRules().eligible(catalog, history, Context("ann", 5, 0.0))
 
     assert BusinessRules().ranked(scores, mask).tolist() == [0, 2]
+
+
+def shown(history: UserHistory, catalog: Catalog, item_id: str, at: float) -> None:
+    index = catalog.index_of(item_id)
+    history.record(Feedback("ann", item_id, "impression", at=at), index, catalog)
+
+
+def test_items_shown_often_without_a_click_are_left_out() -> None:
+    catalog, history = setup()
+    shown(history, catalog, "a", at=0.0)
+    shown(history, catalog, "a", at=10.0)
+    shown(history, catalog, "b", at=10.0)
+
+    # a was shown twice, b once, without a click.
+    rules = BusinessRules(max_per_brand=5, fatigue_impressions=2, fatigue_window_s=100.0)
+    assert selected(rules, catalog, history) == ["b", "c", "e"]
+    rules = BusinessRules(max_per_brand=5, fatigue_impressions=1, fatigue_window_s=100.0)
+    assert selected(rules, catalog, history) == ["c", "e"]
+    rules = BusinessRules(max_per_brand=5, fatigue_impressions=0)
+    assert selected(rules, catalog, history) == ["a", "b", "c", "e"]
+
+
+def test_a_click_or_a_quiet_spell_ends_the_fatigue() -> None:
+    catalog, history = setup()
+    for at in (0.0, 10.0):
+        shown(history, catalog, "a", at)
+        shown(history, catalog, "b", at)
+    history.record(Feedback("ann", "b", "click", at=20.0), 1, catalog)
+    rules = BusinessRules(max_per_brand=5, fatigue_impressions=2, fatigue_window_s=100.0)
+
+    # b was clicked after its impressions, so its count starts over; a is still fatigued.
+    assert selected(rules, catalog, history) == ["b", "c", "e"]
+
+    # More than 100 s after a's last impression it may be shown again.
+    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    later = rules.select(scores, catalog, history, Context("ann", 5, 111.0), 5)
+    assert [catalog.item_ids[i] for i in later] == ["a", "b", "c", "e"]
