@@ -4,7 +4,8 @@ The catalog is the item side of the simulator's ground truth. Every item has a c
 fictional brand, a price tier from 0 (entry) to 4 (haute) with a price typical of its category
 and tier, a stock level that purchases run down, a restock rule (some items come back after a
 while, limited pieces never do), a latent factor vector in the space shared with the shoppers'
-tastes, and tags a content-based recommender can read. The latent factors stay inside the
+tastes, an appeal that every shopper values alike (what makes some pieces bestsellers), and tags
+a content-based recommender can read. The latent factors and the appeal stay inside the
 simulator: only the observable attributes travel as :class:`stream.events.CatalogItem`.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -108,6 +109,9 @@ class Catalog:
         Units that come back and the delay after selling out; ``inf`` means never.
     factors
         Latent item vectors, one row per item, unit length.
+    appeal
+        Latent appeal of each item, standard normal: how much every shopper likes the piece
+        beyond their own taste (an iconic design, craftsmanship, desirability). Zeros if None.
 
     Attributes
     ----------
@@ -141,8 +145,11 @@ class Catalog:
     restock_units: np.ndarray
     restock_after_s: np.ndarray
     factors: np.ndarray
+    appeal: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
+        if self.appeal is None:
+            self.appeal = np.zeros(len(self.item_ids))
         self.index_of = {item_id: index for index, item_id in enumerate(self.item_ids)}
         self.items_of_category = [
             np.flatnonzero(self.category == c) for c in range(len(self.categories))
@@ -197,6 +204,10 @@ class Catalog:
         restock_units = np.maximum(1, rng.poisson(TIER_MEAN_STOCK[tier] / 2))
 
         titles, tags = _describe(rng, category, brand, factors)
+
+        # The appeal comes from a child generator, so that adding it left every other draw of
+        # the seed (this catalog's and the shoppers' after it) as it was.
+        appeal = rng.spawn(1)[0].normal(0.0, 1.0, n_items)
         logger.info("catalog_generated n_items=%d n_factors=%d", n_items, n_factors)
         return cls(
             item_ids=[f"i{index:05d}" for index in range(n_items)],
@@ -212,6 +223,7 @@ class Catalog:
             restock_units=restock_units.astype(np.int64),
             restock_after_s=restock_after_s,
             factors=factors,
+            appeal=appeal,
         )
 
     def record(self, index: int, updated_at: datetime) -> CatalogItem:

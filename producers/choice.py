@@ -4,10 +4,11 @@ A shopper ``s`` values an item ``i`` by the utility
 
 .. math::
 
-    u_{si} = w_{taste} \\langle t_s, f_i \\rangle + a_{s,brand(i)} + c_{s,cat(i)}
+    u_{si} = w_{taste} \\langle t_s, f_i \\rangle + w_{appeal} g_i + a_{s,brand(i)} + c_{s,cat(i)}
              - \\rho_s \\max(0, tier_i - b_s) - \\beta \\max(0, b_s - tier_i) - \\sigma n_{si}
 
-where ``t_s`` is the taste, ``f_i`` the item factors, ``a`` the brand affinity, ``c`` the
+where ``t_s`` is the taste, ``f_i`` the item factors, ``g_i`` the item's appeal (standard
+normal, the same for every shopper: bestsellers exist), ``a`` the brand affinity, ``c`` the
 category interest, ``b_s`` the preferred (budget) tier, ``rho_s`` the price sensitivity,
 ``beta`` a small penalty for items below the shopper's usual range, and ``n_si`` the number of
 times the item was already shown to the shopper (saturation, weight ``sigma``).
@@ -57,6 +58,9 @@ class ChoiceParameters:
     ----------
     taste_weight
         Weight of the taste match (a cosine in [-1, 1]).
+    appeal_weight
+        Weight of the item's appeal (standard normal, shared by every shopper). At 0.6 an item
+        one standard deviation above the mean draws about 1.8 times the clicks of an average one.
     under_budget_penalty
         Utility lost per tier an item sits below the shopper's preferred tier.
     saturation
@@ -72,6 +76,7 @@ class ChoiceParameters:
     """
 
     taste_weight: float = 2.5
+    appeal_weight: float = 0.6
     under_budget_penalty: float = 0.15
     saturation: float = 0.4
     no_click_utility: float = 3.5
@@ -120,9 +125,9 @@ class ChoiceModel:
     >>> catalog = Catalog.generate(rng, n_items=400, n_factors=8)
     >>> shoppers = ShopperPopulation.generate(rng, n_shoppers=50, n_factors=8)
     >>> model = ChoiceModel(catalog, shoppers)
-    >>> best = model.oracle_slate(shopper=7, k=10)
+    >>> best = model.oracle_slate(shopper=3, k=10)
     >>> some = model.random_slate(k=10, rng=np.random.default_rng(0))
-    >>> len(best), model.expected_value(7, best) >= model.expected_value(7, some)
+    >>> len(best), model.expected_value(3, best) >= model.expected_value(3, some)
     (10, True)
 
     References
@@ -181,6 +186,7 @@ class ChoiceModel:
         budget, tier = shoppers.preferred_tier[shopper], catalog.price_tier
         utility = (
             params.taste_weight * (taste @ self._factors_t)
+            + params.appeal_weight * catalog.appeal
             + shoppers.brand_affinity[shopper, catalog.brand]
             + shoppers.category_interest[shopper, catalog.category]
             - shoppers.price_sensitivity[shopper] * np.maximum(0, tier - budget)

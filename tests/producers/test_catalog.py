@@ -101,3 +101,12 @@ def test_same_seed_gives_the_same_catalog() -> None:
 
     assert first.records(START) == second.records(START)
     np.testing.assert_array_equal(first.factors, second.factors)
+
+
+def test_appeal_is_standard_normal_and_fixed_by_the_seed() -> None:
+    first = Catalog.generate(np.random.default_rng(5), n_items=4_000)
+    second = Catalog.generate(np.random.default_rng(5), n_items=4_000)
+
+    np.testing.assert_array_equal(first.appeal, second.appeal)
+    assert abs(first.appeal.mean()) < 0.05
+    assert first.appeal.std() == pytest.approx(1.0, abs=0.05)

@@ -184,3 +184,12 @@ def test_batched_slate_values_match_one_at_a_time(model: ChoiceModel) -> None:
     batched = model.slate_values(4, slates, positions)
     single = [model.slate_value(4, slate, positions) for slate in slates]
     np.testing.assert_allclose(batched, single)
+
+
+def test_appeal_adds_the_same_utility_for_every_shopper(model: ChoiceModel) -> None:
+    without = ChoiceModel(model.catalog, model.shoppers, ChoiceParameters(appeal_weight=0.0))
+    weight = model.parameters.appeal_weight
+
+    for shopper in (0, 17, 123):
+        gained = model.utilities(shopper) - without.utilities(shopper)
+        np.testing.assert_allclose(gained, weight * model.catalog.appeal, atol=1e-12)
