@@ -81,48 +81,52 @@ def interval(estimate: object, lower: object, upper: object) -> Interval:
     return Interval(float(estimate), float(lower), float(upper))  # type: ignore[arg-type]
 
 
-def effect_pair(
+def measure_effect(
     a: ProportionSums | RatioSums | MeanSums | CupedSums,
     b: ProportionSums | RatioSums | MeanSums | CupedSums,
+    *,
+    metric: str,
+    arm: str,
+    control: str,
+    values: tuple[float, float],
     alpha: float,
     tuning: float,
-) -> dict[str, object]:
-    """Fixed-horizon and sequential absolute and relative effects of b over a."""
-    fields: dict[str, object] = {}
+    trustworthy: bool,
+) -> ArmEffect:
+    """Fixed-horizon and sequential effects of arm b over control a, from their sums.
+
+    Both effects come from :func:`~analysis.stats.compare_arms` (absolute and relative), read
+    by :func:`~analysis.stats.fixed_horizon_test` (t interval, Welch–Satterthwaite df) and by
+    :func:`~analysis.stats.confidence_sequence_test` with tuning parameter ``tuning``. The
+    p-values are those of the absolute effect. Callers with a dedicated test (z-test, Welch)
+    replace ``absolute`` and ``p_value`` with its results.
+
+    ``values`` are the metric in the control and in the treatment arm, for display.
+    """
+    readings: dict[str, Interval] = {}
+    p_values: dict[str, float] = {}
     for kind in ("absolute", "relative"):
         effect = compare_arms(a, b, kind)
         fixed = fixed_horizon_test(effect, alpha=alpha)
         sequential = confidence_sequence_test(effect, alpha=alpha, tuning_parameter=tuning)
-        fields[kind] = interval(effect.estimate, fixed.ci_lower, fixed.ci_upper)
-        fields[f"sequential_{kind}"] = interval(
+        readings[kind] = interval(effect.estimate, fixed.ci_lower, fixed.ci_upper)
+        readings[f"sequential_{kind}"] = interval(
             effect.estimate, sequential.ci_lower, sequential.ci_upper
         )
-        fields[f"_{kind}_p_value"] = float(fixed.p_value)  # type: ignore[arg-type]
-        fields[f"_{kind}_sequential_p_value"] = float(sequential.p_value)  # type: ignore[arg-type]
-    return fields
+        p_values[kind] = float(fixed.p_value)  # type: ignore[arg-type]
+        p_values[f"sequential_{kind}"] = float(sequential.p_value)  # type: ignore[arg-type]
 
-
-def arm_effect(
-    metric: str,
-    control: str,
-    arm: str,
-    values: tuple[float, float],
-    fields: dict[str, object],
-    trustworthy: bool,
-    test: str,
-) -> ArmEffect:
-    """Assemble an :class:`ArmEffect` from :func:`effect_pair` fields and overrides."""
-    public = {key: value for key, value in fields.items() if not key.startswith("_")}
     return ArmEffect(
         metric=metric,
         arm=arm,
         control=control,
         control_value=values[0],
         arm_value=values[1],
-        sequential_p_value=fields["_absolute_sequential_p_value"],  # type: ignore[arg-type]
-        test=test,
+        p_value=p_values["absolute"],
+        sequential_p_value=p_values["sequential_absolute"],
+        test="t-test (Welch–Satterthwaite df)",
         trustworthy=trustworthy,
-        **public,  # type: ignore[arg-type]
+        **readings,
     )
 
 

@@ -35,25 +35,22 @@ comparison therefore also gets GrowthBook's asymptotic confidence sequence (Waud
 al., arXiv:2103.06476), whose interval and p-value stay valid at every look, with tuning
 parameter ``M = SEQUENTIAL_TUNING`` (5,000 users across the two arms, GrowthBook's default: the
 sample size at which the sequence is tightest). M is fixed in advance on purpose; choosing it
-from the data at hand would break the guarantee. Holm is applied to these p-values too.
+from the data at hand would break the guarantee. Holm is applied to these p-values too, in the
+same families. The confidence sequence is used rather than the mSPRT of
+:mod:`analysis.stats.sequential` because it reads any effect of
+:func:`~analysis.stats.compare_arms` (relative lifts, ratio metrics, CUPED) and arms of unequal
+size, where that mSPRT assumes a plain difference of means with equal arms.
 
 Probability best
 ----------------
-Seeded posterior simulation over all arms: ``Beta(1 + purchasers, 1 + users - purchasers)``
-for conversion; ``N(mean, se²)`` (a flat prior on each arm's mean) for revenue per user and,
-with the delta-method standard error, for CTR.
+Seeded posterior simulation over all arms (:mod:`analysis.probability_best`): Beta posteriors
+for conversion, normal ones for revenue per user and CTR.
 
 CUPED
 -----
-The log has no pre-experiment period: a user's history starts with the experiment. The
-covariate is instead each user's **pre-exposure activity**: the number of the user's organic
-events (no ``request_id``) at or before the user's first exposure (first served slate, or
-first event carrying an arm). No arm can have influenced these, because the user had seen no
-arm's slate yet, so adjusting by them leaves the effect unbiased (Deng et al. 2013, section
-3.3: any covariate unaffected by the treatment will do). The page view that led to the first
-request is logged at the instant of that request, hence "at or before". θ is estimated per
-comparison from both arms pooled. Where no user has such activity, or it does not vary, CUPED
-is reported as unavailable with that reason.
+Revenue per user adjusted by each user's pre-exposure activity, the organic events at or
+before the user's first exposure (:mod:`analysis.cuped_revenue` says why this covariate is
+valid and when CUPED is reported unavailable instead).
 
 SRM
 ---
@@ -65,12 +62,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import numpy as np
 
-from analysis.arm_effect import ArmEffect, arm_effect, effect_pair, holm_per_family, interval
+from analysis.arm_effect import ArmEffect, holm_per_family, interval, measure_effect
 from analysis.arm_sums import (
     ArmRows,
     arm_sum,
@@ -247,63 +244,84 @@ def compare_sums(
 
 
 def _compare_conversion(
-    sums: ArmRows,
-    control: str,
-    arm: str,
-    alpha: float,
-    tuning: float,
-    trustworthy: bool,
+    sums: ArmRows, control: str, arm: str, alpha: float, tuning: float, trustworthy: bool
 ) -> ArmEffect:
     """Conversion: pooled z-test p-value, unpooled Wald interval, delta-method relative lift."""
     a, b = proportion_sums(sums, control), proportion_sums(sums, arm)
-    fields = effect_pair(a, b, alpha, tuning)
+    ztest = two_proportion_ztest(a.sum, a.n, b.sum, b.n, confidence=1.0 - alpha)
+    values = (float(ztest.p_a), float(ztest.p_b))  # type: ignore[arg-type]
+    effect = measure_effect(
+        a,
+        b,
+        metric="conversion",
+        arm=arm,
+        control=control,
+        values=values,
+        alpha=alpha,
+        tuning=tuning,
+        trustworthy=trustworthy,
+    )
 
     # The z-test replaces the t-based absolute interval and p-value of the moments.
-    ztest = two_proportion_ztest(a.sum, a.n, b.sum, b.n, confidence=1.0 - alpha)
-    fields["absolute"] = interval(ztest.diff, ztest.ci_lower, ztest.ci_upper)
-    fields["p_value"] = float(ztest.p_value)  # type: ignore[arg-type]
-
-    values = (float(ztest.p_a), float(ztest.p_b))  # type: ignore[arg-type]
-    return arm_effect(
-        "conversion", control, arm, values, fields, trustworthy, "pooled two-proportion z-test"
+    return replace(
+        effect,
+        absolute=interval(ztest.diff, ztest.ci_lower, ztest.ci_upper),
+        p_value=float(ztest.p_value),  # type: ignore[arg-type]
+        test="pooled two-proportion z-test",
     )
 
 
 def _compare_ctr(
-    sums: ArmRows,
-    control: str,
-    arm: str,
-    alpha: float,
-    tuning: float,
-    trustworthy: bool,
+    sums: ArmRows, control: str, arm: str, alpha: float, tuning: float, trustworthy: bool
 ) -> ArmEffect:
     """CTR: ratio of per-user sums by the delta method, t-test with Welch–Satterthwaite df."""
     a, b = ratio_sums(sums, control), ratio_sums(sums, arm)
-    fields = effect_pair(a, b, alpha, tuning)
-    fields["p_value"] = fields["_absolute_p_value"]
-
     values = (safe_ratio(a.m_sum, a.d_sum), safe_ratio(b.m_sum, b.d_sum))
-    return arm_effect("ctr", control, arm, values, fields, trustworthy, "delta-method t-test")
+    effect = measure_effect(
+        a,
+        b,
+        metric="ctr",
+        arm=arm,
+        control=control,
+        values=values,
+        alpha=alpha,
+        tuning=tuning,
+        trustworthy=trustworthy,
+    )
+    return replace(effect, test="delta-method t-test")
 
 
 def _compare_revenue(
-    sums: ArmRows,
-    control: str,
-    arm: str,
-    alpha: float,
-    tuning: float,
-    trustworthy: bool,
+    sums: ArmRows, control: str, arm: str, alpha: float, tuning: float, trustworthy: bool
 ) -> ArmEffect:
-    """Revenue per user: Welch's t-test from the sums, delta-method relative lift."""
+    """Revenue per user: Welch's t-test from the sums, delta-method relative lift.
+
+    NOTE: with heavy-tailed revenue the delta-method interval of the relative lift can exclude
+    0 while the Welch interval of the absolute difference does not: it scales the control's
+    variance by (m_b/m_a)², which understates it when a few large purchases dominate the
+    control. Read the absolute row and its p-value for the decision; the relative interval
+    follows GrowthBook's definition so the numbers stay comparable with it.
+    """
     a, b = mean_sums(sums, control), mean_sums(sums, arm)
-    fields = effect_pair(a, b, alpha, tuning)
-
     welch = welch_ttest_from_sums(a, b, confidence=1.0 - alpha)
-    fields["absolute"] = interval(welch.diff, welch.ci_lower, welch.ci_upper)
-    fields["p_value"] = float(welch.p_value)  # type: ignore[arg-type]
-
     values = (safe_ratio(a.sum, a.n), safe_ratio(b.sum, b.n))
-    return arm_effect("revenue_per_user", control, arm, values, fields, trustworthy, "Welch t-test")
+    effect = measure_effect(
+        a,
+        b,
+        metric="revenue_per_user",
+        arm=arm,
+        control=control,
+        values=values,
+        alpha=alpha,
+        tuning=tuning,
+        trustworthy=trustworthy,
+    )
+    return replace(
+        effect,
+        absolute=interval(welch.diff, welch.ci_lower, welch.ci_upper),
+        p_value=float(welch.p_value),  # type: ignore[arg-type]
+        test="Welch t-test",
+    )
 
 
 _COMPARERS: dict[str, Callable[..., ArmEffect]] = {

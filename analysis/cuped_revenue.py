@@ -16,9 +16,9 @@ for everyone, CUPED is reported as unavailable with that reason.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from analysis.arm_effect import ArmEffect, arm_effect, effect_pair, holm_per_family
+from analysis.arm_effect import ArmEffect, holm_per_family, measure_effect
 from analysis.arm_sums import ArmRows, arm_sum, cuped_sums, mean_sums, safe_ratio
 from analysis.stats import EffectMoments, compare_arms, pooled_cuped_theta
 
@@ -86,20 +86,19 @@ def cuped_revenue(
     a = cuped_sums(sums, control)
     for arm in treatments:
         b = cuped_sums(sums, arm)
-        fields = effect_pair(a, b, alpha, tuning)
-        fields["p_value"] = fields["_absolute_p_value"]
         values = (safe_ratio(a.post_sum, a.n), safe_ratio(b.post_sum, b.n))
-        effects.append(
-            arm_effect(
-                "revenue_per_user_cuped",
-                control,
-                arm,
-                values,
-                fields,
-                trustworthy,
-                "CUPED t-test",
-            )
+        effect = measure_effect(
+            a,
+            b,
+            metric="revenue_per_user_cuped",
+            arm=arm,
+            control=control,
+            values=values,
+            alpha=alpha,
+            tuning=tuning,
+            trustworthy=trustworthy,
         )
+        effects.append(replace(effect, test="CUPED t-test (Welch–Satterthwaite df)"))
         theta[arm] = float(pooled_cuped_theta(a, b))  # type: ignore[arg-type]
         reduction[arm] = _variance_reduction(
             compare_arms(a, b, "absolute"),

@@ -4,8 +4,9 @@
 arm; rates per arm with intervals; lift captured against the random and oracle slates; each
 treatment arm against the control, one table per metric, with fixed-horizon and sequential
 intervals and p-values; CUPED on revenue per user; and each arm's probability of being best.
-Every table fits 100 columns. When the SRM check fails, the verdict is a red panel and every
-table title says the numbers are untrustworthy.
+The tables are laid out for a 100-column terminal. When the SRM check fails, the verdict is a
+red panel, before the tables and again after them, and every table title says the numbers are
+untrustworthy.
 """
 
 from __future__ import annotations
