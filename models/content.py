@@ -5,7 +5,9 @@ An item is a sparse vector of its category, brand, price tier and tags (see
 items the user interacted with, each weighted by its event kind and halved every
 ``half_life_s`` seconds. An item's score is the dot product of its vector with the profile
 (normalised to unit length) plus, for the page being browsed, with the context item's vector
-and the context category.
+and the context category, plus a prior of the recommender's own time-decayed popularity: among
+items that match alike, what sells now comes first, and a strong match still beats a bestseller
+that does not match.
 """
 
 from __future__ import annotations
@@ -41,10 +43,6 @@ DEFAULT_PROFILE_WEIGHTS: dict[str, float] = {
     "purchase": 3.0,
 }
 
-# Popularity orders items of equal content score; scaled this small it never reorders items
-# whose content scores differ by a visible amount.
-_POPULARITY_TIE_BREAK = 1e-3
-
 # A user's stored profile grows like exp(exponent); past this it is rescaled to stay finite.
 _MAX_EXPONENT = 50.0
 
@@ -71,6 +69,9 @@ class Content(Recommender):
         How much a match on each of category, brand, price tier and tags counts.
     profile_weights
         How much each event kind adds to the profile.
+    popularity_weight
+        Score of the most popular item in the popularity prior (a match on category and brand
+        scores about 2 with the default field weights).
     seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
         See :class:`~models.base.Recommender`.
 
@@ -92,8 +93,10 @@ class Content(Recommender):
     >>> model.learn(Feedback("ann", "boot", "purchase", at=0.0))
     >>> [s.item_id for s in model.recommend(Context("ann", 2, 1.0))]
     ['clog', 'sandal']
-    >>> [s.item_id for s in model.recommend(Context("new", 1, 1.0, context_category="clothing"))]
-    ['scarf']
+    >>> [s.item_id for s in model.recommend(Context("new", 2, 1.0, context_category="clothing"))]
+    ['boot', 'scarf']
+
+    A new user on a clothing page is shown the bestseller first, then clothing.
 
     References
     ----------
@@ -111,6 +114,7 @@ class Content(Recommender):
         context_weight: float = 0.5,
         field_weights: dict[str, float] | None = None,
         profile_weights: dict[str, float] | None = None,
+        popularity_weight: float = 1.0,
         seed: int = 0,
         max_per_brand: int = 2,
         tier_tolerance: int = 1,
@@ -132,6 +136,7 @@ class Content(Recommender):
         self.profile_weights = dict(
             DEFAULT_PROFILE_WEIGHTS if profile_weights is None else profile_weights
         )
+        self.popularity_weight = float(popularity_weight)
         self.popularity = DecayedCounts(self.half_life_s)
         self._decay = math.log(2.0) / self.half_life_s
         self._profiles: dict[str, dict[int, float]] = {}
@@ -179,7 +184,7 @@ class Content(Recommender):
         scores = self.catalog.features() @ query
         top = popularity.max() if n_items else 0.0
         if top > 0:
-            scores += popularity * (_POPULARITY_TIE_BREAK / top)
+            scores += popularity * (self.popularity_weight / top)
         return scores
 
     def _query(self, context: Context) -> np.ndarray | None:
@@ -216,6 +221,7 @@ class Content(Recommender):
             "context_weight": self.context_weight,
             "field_weights": self.field_weights,
             "profile_weights": self.profile_weights,
+            "popularity_weight": self.popularity_weight,
         }
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

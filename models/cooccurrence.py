@@ -3,9 +3,11 @@
 When a user interacts with an item, the item is paired with each distinct item the same user
 interacted with earlier in the same session. A pair's weight is the weaker of its two event
 kinds, so two purchases ("bought together") count more than a click next to a purchase. The
-similarity of two items is the cosine of their co-occurrence,
-``C[i, j] / sqrt(N[i] * N[j])``, where ``C[i, j]`` sums the pair weights and ``N[i]`` the
-weights of the item's own events.
+similarity of two items is the cosine of their co-occurrence, shrunk toward 0 while evidence is
+thin: ``C[i, j] / (sqrt(N[i] * N[j]) + shrinkage)``, where ``C[i, j]`` sums the pair weights and
+``N[i]`` the weights of the item's own events. Without the shrinkage, two items seen once each,
+together, would be perfect neighbours, and such one-off pairs would crowd out the pairs that
+many sessions confirm.
 """
 
 from __future__ import annotations
@@ -24,18 +26,16 @@ __all__ = ["CoOccurrence"]
 
 logger = logging.getLogger(__name__)
 
-# Popularity only breaks ties and orders the items no neighbour reaches: scaled this small, it
-# never outweighs a co-occurrence (similarities of real pairs are far above it).
-_POPULARITY_TIE_BREAK = 1e-6
-
 
 class CoOccurrence(Recommender):
     """Recommend the neighbours of the context item and of the user's recent items.
 
     Each anchor (the context item, then the user's recent items from the newest) adds its
     neighbours' similarities, the context item with weight ``context_weight`` and the ``n``-th
-    most recent item with weight ``recency_decay ** n``. Users with no anchor get the
-    recommender's own time-decayed popularity, which also breaks ties.
+    most recent item with weight ``recency_decay ** n``. The recommender's own time-decayed
+    popularity, scaled to a maximum of ``popularity_weight``, is added as a prior: what sells
+    now is a fair guess wherever the neighbours say little, and the neighbours reorder it where
+    they say much. Users with no anchor get the popularity alone.
 
     Parameters
     ----------
@@ -49,6 +49,10 @@ class CoOccurrence(Recommender):
         Weight of the context item's neighbours.
     recency_decay
         Factor applied to each older anchor's weight.
+    shrinkage
+        Added to the denominator of the cosine, so that pairs seen in few sessions count less.
+    popularity_weight
+        Score of the most popular item in the popularity prior.
     kind_weights
         Weight of each event kind; impressions weigh 0 and are not paired.
     half_life_s
@@ -94,6 +98,8 @@ class CoOccurrence(Recommender):
         n_anchors: int = 10,
         context_weight: float = 2.0,
         recency_decay: float = 0.8,
+        shrinkage: float = 5.0,
+        popularity_weight: float = 1.0,
         kind_weights: dict[str, float] | None = None,
         half_life_s: float = 86_400.0,
         seed: int = 0,
@@ -114,6 +120,8 @@ class CoOccurrence(Recommender):
         self.n_anchors = n_anchors
         self.context_weight = float(context_weight)
         self.recency_decay = float(recency_decay)
+        self.shrinkage = float(shrinkage)
+        self.popularity_weight = float(popularity_weight)
         self.kind_weights = dict(DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights)
         self.popularity = DecayedCounts(half_life_s)
         self._pairs: dict[int, dict[int, float]] = {}
@@ -168,7 +176,7 @@ class CoOccurrence(Recommender):
         indices = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
         counts = np.fromiter(row.values(), dtype=np.float64, count=len(row))
         norms = np.sqrt(self._occurrence[item_index] * self._occurrence[indices])
-        return indices, counts / norms
+        return indices, counts / (norms + self.shrinkage)
 
     def score(self, context: Context) -> np.ndarray:
         n_items = self.catalog.n_items
@@ -179,7 +187,7 @@ class CoOccurrence(Recommender):
             return popularity
 
         top = popularity.max() if n_items else 0.0
-        scores = popularity * (_POPULARITY_TIE_BREAK / top) if top > 0 else popularity
+        scores = popularity * (self.popularity_weight / top) if top > 0 else popularity
         for anchor, weight in anchors:
             indices, similarities = self.neighbours(anchor)
             np.add.at(scores, indices, weight * similarities)
@@ -218,6 +226,8 @@ class CoOccurrence(Recommender):
             "n_anchors": self.n_anchors,
             "context_weight": self.context_weight,
             "recency_decay": self.recency_decay,
+            "shrinkage": self.shrinkage,
+            "popularity_weight": self.popularity_weight,
             "kind_weights": self.kind_weights,
             "half_life_s": self.popularity.half_life_s,
         }

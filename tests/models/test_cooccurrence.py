@@ -36,9 +36,9 @@ def test_bought_together_is_recommended_to_a_new_buyer() -> None:
     assert [s.item_id for s in slate] == ["y", "z"]
 
 
-def test_similarity_is_the_cosine_of_weighted_counts() -> None:
+def test_similarity_is_the_shrunk_cosine_of_weighted_counts() -> None:
     catalog = catalog_of(["a", "b", "c"])
-    model = CoOccurrence(catalog)
+    model = CoOccurrence(catalog, shrinkage=2.0)
     # Session 1: a click, b purchase -> pair weight min(1, 5) = 1.
     model.learn(Feedback("u1", "a", "click", at=0.0))
     model.learn(Feedback("u1", "b", "purchase", at=1.0))
@@ -51,8 +51,8 @@ def test_similarity_is_the_cosine_of_weighted_counts() -> None:
     by_item = dict(zip(indices.tolist(), similarities.tolist(), strict=True))
 
     n_a, n_b, n_c = 1 + 5, 5 + 5, 1
-    assert math.isclose(by_item[1], (1 + 5) / math.sqrt(n_a * n_b))
-    assert math.isclose(by_item[2], 1 / math.sqrt(n_a * n_c))
+    assert math.isclose(by_item[1], (1 + 5) / (math.sqrt(n_a * n_b) + 2.0))
+    assert math.isclose(by_item[2], 1 / (math.sqrt(n_a * n_c) + 2.0))
     assert model.n_pairs == 3
 
 
@@ -72,8 +72,8 @@ def test_context_item_neighbours_come_first() -> None:
     for n in range(5):
         model.learn(Feedback(f"u{n}", "boot", "purchase", at=100.0 * n))
         model.learn(Feedback(f"u{n}", "mat", "purchase", at=100.0 * n + 1))
-    model.learn(Feedback("v", "tent", "click", at=1000.0))
-    model.learn(Feedback("v", "stove", "click", at=1001.0))
+        model.learn(Feedback(f"v{n}", "tent", "purchase", at=1000.0 + 100.0 * n))
+        model.learn(Feedback(f"v{n}", "stove", "purchase", at=1001.0 + 100.0 * n))
 
     # The user's history says mat, the page shows tent: the page wins (context_weight 2).
     model.learn(Feedback("w", "boot", "click", at=2000.0))
@@ -91,3 +91,20 @@ def test_cold_user_gets_popularity() -> None:
 
     assert [s.item_id for s in slate] == ["c", "a", "b"]
     assert np.all(np.diff([s.score for s in slate]) < 0)
+
+
+def test_a_pair_seen_once_does_not_outrank_what_sells() -> None:
+    catalog = catalog_of(["a", "once", "hit", "often", "b"])
+    model = CoOccurrence(catalog)
+    model.learn(Feedback("u", "a", "click", at=0.0))
+    model.learn(Feedback("u", "once", "click", at=1.0))
+    for n in range(20):
+        model.learn(Feedback(f"h{n}", "hit", "purchase", at=10.0 + n))
+    for n in range(10):
+        model.learn(Feedback(f"o{n}", "b", "purchase", at=100.0 + 10 * n))
+        model.learn(Feedback(f"o{n}", "often", "purchase", at=101.0 + 10 * n))
+
+    # One shared session makes "once" a weak neighbour of a (1 / (1 + 5)), below the
+    # bestseller's prior; ten shared purchases make "often" a strong neighbour of b.
+    assert model.recommend(Context("w", 1, 300.0, context_item_id="a"))[0].item_id == "hit"
+    assert model.recommend(Context("w", 1, 300.0, context_item_id="b"))[0].item_id == "often"
