@@ -140,6 +140,14 @@ class MatrixFactorisation(Recommender):
         self._item_bias = np.zeros(16, dtype=np.float64)
         self._n_items_started = 0
 
+    # TODO: in a day of simulated traffic most users have one to three positive events, so
+    # their factors stay close to the random start and the item biases (a popularity) decide
+    # most rankings: the arm captures about as much of the oracle-random gap as popularity does
+    # (bench/bench_arm_quality.py). Taking negatives from the passed-over items of the same
+    # slate does not change that at this length. A taste signal that generalises across users
+    # faster (item factors tied to the catalog attributes, or fewer factors at the start) is
+    # due when the matrix factorisation arm is to beat the control on runs of a day.
+
     @property
     def n_users(self) -> int:
         return len(self._user_index)
