@@ -13,13 +13,9 @@ import os
 from importlib import resources
 
 import duckdb
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 from scipy import stats
 
 from analysis.stats import (
-    SRM_P_VALUE_THRESHOLD,
     MeanSums,
     RatioSums,
     SrmResult,
@@ -246,70 +242,6 @@ def _warn_about_users_in_several_arms(con: duckdb.DuckDBPyConnection) -> None:
             conflicts[0]["user_id"],
             conflicts[0]["arms"],
         )
-
-
-def render_arm_table(rows: list[dict[str, object]], console: Console | None = None) -> None:
-    """Print the SRM verdict, loudly when it fails, then the per-arm table."""
-    console = console or Console()
-    if not rows:
-        console.print("No arms to report: the event log is empty.")
-        return
-
-    console.print(_srm_verdict(rows[0]))
-
-    table = Table(title="Arms", title_justify="left")
-    for header in ("arm", "users", "share", "requests", "impressions", "clicks", "purchases"):
-        table.add_column(header, justify="right")
-    for header in ("CTR", "conversion", "revenue / user", "lift captured"):
-        table.add_column(header, justify="right")
-
-    for row in rows:
-        table.add_row(
-            str(row["arm"]),
-            f"{row['users']:,}",
-            f"{_percent(row['observed_share'])} / {_percent(row['expected_share'])}",
-            f"{row['requests']:,}",
-            f"{row['impressions']:,.0f}",
-            f"{row['clicks']:,.0f}",
-            f"{row['purchases']:,.0f}",
-            _with_interval(row, "ctr", percent=True),
-            _with_interval(row, "conversion", percent=True),
-            _with_interval(row, "revenue_per_user"),
-            _with_interval(row, "lift_captured", percent=True),
-        )
-    console.print(table)
-
-
-def _srm_verdict(row: dict[str, object]) -> Panel | str:
-    p_value = float(row["srm_p_value"])
-    if row["srm_chi2"] is None:
-        return "SRM check skipped: fewer than two arms with users."
-    detail = f"χ² = {row['srm_chi2']:.2f}, df = {row['srm_df']}, p = {p_value:.2g}"
-    if p_value < SRM_P_VALUE_THRESHOLD:
-        return Panel(
-            f"[bold]SAMPLE RATIO MISMATCH[/bold] ({detail}).\n"
-            "Users are not split across arms as the experiment intends: assignment or logging "
-            "is broken, and no difference between the arms below can be trusted.",
-            title="SRM",
-            style="bold white on red",
-        )
-    return f"[green]SRM check passed[/green] ({detail})."
-
-
-def _percent(value: object) -> str:
-    value = float(value)  # type: ignore[arg-type]
-    return "–" if math.isnan(value) else f"{100 * value:.1f}%"
-
-
-def _with_interval(row: dict[str, object], name: str, percent: bool = False) -> str:
-    value, low, high = (float(row[key]) for key in (name, f"{name}_low", f"{name}_high"))
-    if math.isnan(value):
-        return "–"
-    scale, unit, digits = (100.0, "%", 2) if percent else (1.0, "", 2)
-    text = f"{scale * value:.{digits}f}{unit}"
-    if not math.isnan(low):
-        text += f" [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
-    return text
 
 
 def run_sql(

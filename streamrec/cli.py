@@ -313,12 +313,11 @@ def analyze(
 
 
 def _analyze(log_dir: Path, experiment: Experiment, topics: Topics = TOPICS) -> None:
-    from analysis.report import arm_table, render_arm_table
+    from analysis.render import print_report
     from analysis.views import connect
 
     _require_log(log_dir)
-    con = connect(log_dir, topics)
-    render_arm_table(arm_table(con, experiment), console)
+    print_report(connect(log_dir, topics), experiment, console)
 
 
 def _require_log(log_dir: Path) -> None:
