@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from models.registry import ARM_RECOMMENDERS, build_recommender
-
 from models.base import Context, Feedback, ItemInfo, Recommender
 from models.catalog import Catalog
+from models.registry import ARM_RECOMMENDERS, build_recommender
 from stream.assignment import Experiment
 from stream.events import CatalogItem, Interaction, Recommendation, RecRequest, SlateItem
 
 logger = logging.getLogger(__name__)
+
+#: Category and brand of an item known only from its events.
+UNKNOWN = "unknown"
 
 #: A Kafka position: (topic, partition).
 Position = tuple[str, int]
@@ -114,6 +116,8 @@ class ArmModels:
         none, and a producer's claim about the arm is not trusted to keep arms apart.
         """
         arm = self.experiment.arm_of(event.user_id)
+        if self.catalog.index_of(event.item_id) is None:
+            self._add_placeholder(event)
         feedback = Feedback(
             user_id=event.user_id,
             item_id=event.item_id,
@@ -126,6 +130,25 @@ class ArmModels:
         )
         self.recommenders[arm].learn(feedback)
         return arm
+
+    def _add_placeholder(self, event: Interaction) -> None:
+        """Make an item known from its first event, before (or without) its catalog record.
+
+        The catalog and the events arrive on different topics, so an event can overtake its
+        item's record; replayed datasets may have no record at all. Without a placeholder the
+        event would teach nothing. With no stock, the placeholder is never recommended until a
+        catalog record brings its stock and attributes.
+        """
+        self.catalog.upsert(
+            ItemInfo(
+                item_id=event.item_id,
+                category=UNKNOWN,
+                brand=UNKNOWN,
+                price=event.price or 0.0,
+                price_tier=0,
+                stock=0,
+            )
+        )
 
     def recommend(self, request: RecRequest) -> Recommendation:
         """Answer a request with the slate of the user's arm, as the exposure record."""

@@ -122,3 +122,18 @@ def test_a_snapshot_of_another_experiment_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(snapshots.SnapshotError, match="another --state-dir"):
         snapshots.load(tmp_path, Experiment(salt="other"))
+
+
+def test_an_event_that_overtakes_its_catalog_record_is_still_learnt() -> None:
+    arms = ArmModels(Experiment(salt="test"), seed=SEED)
+    early = _clicks(n_users=5, n_each=2)
+
+    for event in early:
+        arms.learn_event(event)
+    placeholders = arms.recommend(_request("u001"))
+    for item in _catalog():
+        arms.learn_item(item)
+
+    assert sum(arms.n_learnt().values()) == len(early)
+    assert placeholders.slate == []
+    assert len(arms.recommend(_request("u001", "r2")).slate) == 5
