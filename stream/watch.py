@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 
 from kafka import KafkaConsumer, TopicPartition
 from rich.console import Console
@@ -22,6 +23,7 @@ from stream.events import (
     RecRequest,
     Reference,
 )
+from stream.topics import TOPICS
 from stream.validation import TOPIC_SCHEMAS, parse
 
 logger = logging.getLogger(__name__)
@@ -89,9 +91,33 @@ def _print_one(record: object, topic: str, console: Console, as_json: bool) -> N
         print(value.decode("utf-8", errors="replace"), flush=True)
         return
 
-    schema = TOPIC_SCHEMAS.get(topic, DeadLetter)
+    schema = schema_of(topic)
+    if schema is None:
+        console.print(f"[dim]{where}[/] {escape(value.decode('utf-8', 'replace'))}", soft_wrap=True)
+        return
     message = parse(value, topic=topic, schema=schema)
-    console.print(f"[dim]{where}[/] {escape(summarise(message))}", highlight=False)
+    console.print(f"[dim]{where}[/] {escape(summarise(message))}", highlight=False, soft_wrap=True)
+
+
+def schema_of(topic: str) -> type[Contract] | Mapping[str, type[Contract]] | None:
+    """The schema of a topic's messages, also for prefixed names; None for other topics.
+
+    Examples
+    --------
+    >>> schema_of("catalog").__name__
+    'CatalogItem'
+    >>> sorted(schema_of("spring-events"))
+    ['add_to_cart', 'click', 'impression', 'purchase']
+    >>> schema_of("spring-dead-letter").__name__
+    'DeadLetter'
+    >>> schema_of("payments") is None
+    True
+    """
+    schemas = {**TOPIC_SCHEMAS, TOPICS.dead_letter: DeadLetter}
+    if topic in schemas:
+        return schemas[topic]
+    suffixes = [name for name in schemas if topic.endswith(f"-{name}")]
+    return schemas[max(suffixes, key=len)] if suffixes else None
 
 
 def summarise(message: Contract) -> str:
