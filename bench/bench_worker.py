@@ -40,6 +40,9 @@ START = datetime(2026, 1, 5, tzinfo=UTC)
 N_ITEMS = 2_000
 N_USERS = 10_000
 
+#: Seconds without progress after which the worker is declared stuck.
+STALL_S = 30.0
+
 
 def catalog() -> list[CatalogItem]:
     return [
@@ -121,15 +124,18 @@ def faust_seconds(bootstrap: str, n_events: int) -> float:
         worker = start_worker(bootstrap, Path(folder) / "state", port, Path(folder) / "w.log")
         try:
             wait_for_worker(worker, port)
-            first_at = None
-            while True:
+            first_at, last_progress_at, last = None, time.perf_counter(), 0
+            while time.perf_counter() - last_progress_at < STALL_S:
                 summary = worker_summary(port)
                 learnt = sum(arm["n_learnt"] for arm in summary.get("arms", {}).values())
                 if learnt and first_at is None:
                     first_at = time.perf_counter()
                 if learnt >= n_events:
                     return time.perf_counter() - first_at
+                if learnt > last:
+                    last, last_progress_at = learnt, time.perf_counter()
                 time.sleep(0.05)
+            raise RuntimeError(f"the worker stopped at {last:,} of {n_events:,} events learnt")
         finally:
             stop_worker(worker)
 

@@ -258,6 +258,9 @@ class Catalog:
             "categories": list(self._categories),
             "brands": list(self._brands),
             "tags": [list(tags) for tags in self._tags],
+            # Every feature column ever made, in order, including those no item has any more
+            # (an item's attributes can change): a recommender's state may still name them.
+            "columns": [[field, value] for field, value in self._column_names],
         }
         arrays = {
             "item_ids": state_codec.strings(self.item_ids),
@@ -277,6 +280,17 @@ class Catalog:
         header, arrays = state_codec.unpack(state)
         categories, brands = header["categories"], header["brands"]
         catalog = cls()
+
+        # Codes and columns first, in their original order, so that they keep their numbers
+        # and none is lost because no item uses it any more.
+        for name in categories:
+            catalog._categories[name] = len(catalog._category_names)
+            catalog._category_names.append(name)
+        for name in brands:
+            catalog._brands[name] = len(catalog._brands)
+        for field, value in header.get("columns", []):
+            catalog._column(field, value)
+
         for index, item_id in enumerate(state_codec.as_strings(arrays["item_ids"])):
             info = ItemInfo(
                 item_id=item_id,

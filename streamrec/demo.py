@@ -122,6 +122,7 @@ def start_worker(
     log_path: Path,
     topics: Topics = TOPICS,
     app_id: str = "streamrec-worker",
+    snapshot_interval_s: float = 10.0,
 ) -> subprocess.Popen:
     """Start ``streamrec worker`` as a child process, its output going to ``log_path``.
 
@@ -131,8 +132,10 @@ def start_worker(
     prefix = topics.catalog.removesuffix(TOPICS.catalog)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
+        command = _worker_command(bootstrap, state_dir, web_port, prefix, app_id)
+        command += ["--snapshot-interval", str(snapshot_interval_s)]
         return subprocess.Popen(
-            _worker_command(bootstrap, state_dir, web_port, prefix, app_id),
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -7,7 +7,9 @@ a restarted worker serves the same slates from the state it snapshotted.
 
 from __future__ import annotations
 
+import subprocess
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -207,8 +209,6 @@ def test_a_restarted_worker_serves_the_same_slates(
 
 def _wait_until_learnt(web_port: int, quiet_polls: int = 6) -> dict[str, int]:
     """Poll the worker until its learnt counts stop moving; return them."""
-    import time
-
     last: dict[str, int] = {}
     unchanged = 0
     for _ in range(240):
@@ -220,3 +220,58 @@ def _wait_until_learnt(web_port: int, quiet_polls: int = 6) -> dict[str, int]:
         last = counts
         time.sleep(0.5)
     raise AssertionError("the worker kept learning for two minutes after the simulation ended")
+
+
+def test_a_killed_worker_resumes_without_losing_or_repeating_an_event(
+    broker: BrokerProcess, loop_topics: Topics, topic_prefix: str, tmp_path: Path
+) -> None:
+    app_id = f"{topic_prefix}-worker"
+    state_dir = tmp_path / "state"
+    web_port = free_port()
+    simulator = _simulator(topic_prefix)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+    for item in simulator.catalog_items():
+        producer.send(loop_topics.catalog, key=item.item_id.encode(), value=item.to_bytes())
+    n_events = 0
+    while n_events < 30_000:
+        for event in simulator.next_tick().events:
+            producer.send(loop_topics.events, key=event.user_id.encode(), value=event.to_bytes())
+            n_events += 1
+    producer.flush()
+    producer.close()
+
+    def start(log_name: str) -> subprocess.Popen:
+        return start_worker(
+            broker.bootstrap,
+            state_dir,
+            web_port,
+            tmp_path / log_name,
+            loop_topics,
+            app_id,
+            snapshot_interval_s=0.5,
+        )
+
+    worker = start("w1.log")
+    try:
+        wait_for_worker(worker, web_port)
+        while _learnt(web_port) < n_events // 3:
+            time.sleep(0.05)
+    finally:
+        worker.kill()
+        worker.wait()
+    learnt_at_kill = _learnt(web_port)
+
+    worker = start("w2.log")
+    try:
+        wait_for_worker(worker, web_port)
+        learnt = sum(_wait_until_learnt(web_port).values())
+    finally:
+        stop_worker(worker)
+
+    assert learnt_at_kill == 0, "the killed worker still answered"
+    assert learnt == n_events
+
+
+def _learnt(web_port: int) -> int:
+    summary = worker_summary(web_port)
+    return sum(arm["n_learnt"] for arm in summary.get("arms", {}).values())

@@ -85,3 +85,20 @@ def test_state_round_trip_keeps_indices_and_attributes() -> None:
     assert restored.stock.tolist() == catalog.stock.tolist()
     assert restored.brand_codes.tolist() == catalog.brand_codes.tolist()
     assert (restored.features() != catalog.features()).nnz == 0
+
+
+def test_restore_keeps_codes_and_columns_no_item_uses_any_more() -> None:
+    catalog = Catalog()
+    catalog.upsert(ItemInfo("i1", "unknown", "unknown", 0.0, 0, 0))
+    catalog.upsert(ItemInfo("i2", "shoes", "brand-b", 300.0, 2, 4, ("red",)))
+    catalog.upsert(ItemInfo("i1", "bags", "brand-a", 900.0, 3, 2, ("black",)))
+
+    restored = Catalog.from_state(catalog.to_state())
+
+    assert restored.feature_column("category", "unknown") == catalog.feature_column(
+        "category", "unknown"
+    )
+    assert restored.n_features == catalog.n_features
+    assert list(restored.category_codes) == list(catalog.category_codes)
+    assert list(restored.brand_codes) == list(catalog.brand_codes)
+    assert (restored.features() != catalog.features()).nnz == 0
