@@ -52,3 +52,28 @@ def topic_prefix(request: pytest.FixtureRequest) -> str:
 def fresh_topics(topic_prefix: str) -> Topics:
     """The experiment's topics under this test's own prefix (not created on any broker)."""
     return TOPICS.with_prefix(f"{topic_prefix}-")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say per broker how many integration tests passed, failed or were skipped.
+
+    The CI log must show that the integration tests really ran against both brokers; a
+    skipped broker would otherwise hide in the overall counts.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when != "call" and outcome == "passed":
+                continue
+            for name in BROKERS:
+                if f"[{name}" in report.nodeid or f"-{name}]" in report.nodeid:
+                    counts[name, outcome] = counts.get((name, outcome), 0) + 1
+
+    if counts:
+        terminalreporter.section("integration tests per broker")
+        for name in BROKERS:
+            line = ", ".join(
+                f"{counts.get((name, outcome), 0)} {outcome}"
+                for outcome in ("passed", "failed", "error", "skipped")
+            )
+            terminalreporter.write_line(f"{name}: {line}")
