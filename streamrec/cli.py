@@ -385,5 +385,69 @@ def bench(
         runpy.run_path(str(BENCH_DIR / f"bench_{chosen}.py"), run_name="__main__")
 
 
+@app.command()
+def replay(
+    dataset_dir: Annotated[Path, typer.Argument(help="Folder of the dataset's files.")],
+    fmt: Annotated[str, typer.Option("--format", help="movielens, online-retail or retailrocket.")],
+    bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
+    limit: Annotated[
+        int | None, typer.Option(help="Replay only the first N interactions.", min=1)
+    ] = None,
+    window: Annotated[int, typer.Option(help="Interactions per round trip at most.")] = 1_000,
+    lookahead: Annotated[
+        int, typer.Option(help="How far a window may reach past a waiting interaction.")
+    ] = 10_000,
+    worker_web_port: Annotated[
+        int | None,
+        typer.Option(help="Wait for this worker's /arms/ view to catch up before each window."),
+    ] = None,
+    topic_prefix: TopicPrefix = "",
+    verbose: Verbose = False,
+) -> None:
+    """Replay a real dataset through Kafka into the running worker, by the prequential protocol.
+
+    For each window of interactions: publish new catalog items, ask each user's slate, read
+    the slates back, then send the interactions with their request id, arm and position.
+    Score the log afterwards with 'streamrec replay-score'.
+    """
+    from producers.replay import ReplaySettings, worker_view_progress
+    from producers.replay import replay as replay_dataset
+
+    _configure_logging(verbose)
+    settings = ReplaySettings(window=window, lookahead=lookahead)
+    probe = worker_view_progress(worker_web_port) if worker_web_port else None
+    report = replay_dataset(
+        dataset_dir,
+        fmt,
+        bootstrap,
+        TOPICS.with_prefix(topic_prefix),
+        limit=limit,
+        settings=settings,
+        worker_progress=probe,
+    )
+    console.print(report.description)
+    console.print(
+        f"replayed {len(report.outcomes):,} interactions in {report.n_windows:,} windows in "
+        f"{report.wall_s:.0f} s; {report.requests_expired:,} requests expired, "
+        f"{report.slates_foreign:,} foreign slates"
+    )
+
+
+@app.command("replay-score")
+def replay_score(
+    log_dir: LogDir = DEFAULT_LOG_DIR,
+    topic_prefix: TopicPrefix = "",
+    k: Annotated[int, typer.Option(help="Slate length the replay asked for.")] = 10,
+) -> None:
+    """Per-arm hit-rate@k and NDCG@k of the replayed interactions in the Parquet log."""
+    from analysis.replay_metrics import render_replay_table, replay_metrics
+    from analysis.views import connect
+
+    if not log_dir.exists():
+        raise typer.BadParameter(f"{log_dir} does not exist; run 'streamrec sink' first")
+    metrics = replay_metrics(connect(log_dir, TOPICS.with_prefix(topic_prefix)), k)
+    render_replay_table(metrics, console, title=f"dataset replay: {log_dir}", k=k)
+
+
 if __name__ == "__main__":
     app()
