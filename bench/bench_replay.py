@@ -371,7 +371,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     # implicit warns once per fit that OpenBLAS runs several threads; the fits stay correct.
     warnings.filterwarnings("ignore", module="implicit")
-    console = Console()
+    # Wide enough for one line per method when the output is a file rather than a terminal.
+    console = Console(width=150)
     limits = {"movielens": args.movielens_limit, "online-retail": args.online_retail_limit}
 
     all_results = {}
