@@ -139,7 +139,7 @@ def _interval(mean: float, sd: float, n: int, confidence: float = 0.95) -> tuple
     if n < 2:
         return (mean, mean)
     half_width = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
-    return (mean - half_width, mean + half_width)
+    return (float(mean - half_width), float(mean + half_width))
 
 
 def render_replay_table(
