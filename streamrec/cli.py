@@ -27,7 +27,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+# Reports are 100 columns wide; written to a file or a pipe they would otherwise be cut to 80.
+console = Console(width=None if sys.stdout.isatty() else 120)
 logger = logging.getLogger("streamrec")
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -60,8 +61,10 @@ def _configure_logging(verbose: bool, level: int = logging.INFO) -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("kafka", "aiokafka", "faust", "mode", "aiohttp"):
+    for noisy in ("aiokafka", "faust", "mode", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.WARNING)
+    # kafka-python warns about its own event loop's timing at WARNING; only errors matter here.
+    logging.getLogger("kafka").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def _stop_on_sigterm() -> None:

@@ -185,7 +185,7 @@ def worker_summary(web_port: int) -> dict:
 
 def wait_for_sink(sink: EventLogSink, bootstrap: str, topics: Topics = TOPICS) -> None:
     """Block until the sink has read every message on every topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         partitions = [
             TopicPartition(topic, number)
