@@ -172,5 +172,12 @@ class ApacheKafkaBroker(BrokerProcess):
 
 
 def _cluster_id() -> str:
-    """A random cluster id in Kafka's form: a UUID as unpadded URL-safe base64."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A random cluster id in Kafka's form: a UUID as unpadded URL-safe base64.
+
+    One id in 64 would start with "-", which the storage tool's argument parser reads as an
+    option and refuses; those are drawn again.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id

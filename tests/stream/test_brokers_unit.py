@@ -1,0 +1,15 @@
+"""Broker launcher logic that needs no running broker."""
+
+from __future__ import annotations
+
+import base64
+
+from stream.brokers.kafka import _cluster_id
+
+
+def test_cluster_ids_are_16_byte_ids_that_never_look_like_an_option() -> None:
+    ids = [_cluster_id() for _ in range(2_000)]
+
+    assert not any(cluster_id.startswith("-") for cluster_id in ids)
+    assert all(len(base64.urlsafe_b64decode(cluster_id + "==")) == 16 for cluster_id in ids)
+    assert len(set(ids)) == len(ids)
