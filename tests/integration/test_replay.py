@@ -130,6 +130,6 @@ def test_replayed_log_scores_the_arms_as_the_offline_runner(
 
 
 def _pooled(arms: list) -> float:
-    """Hit rate over every interaction of every arm."""
-    hits = sum(arm.hit_rate * arm.n_interactions for arm in arms)
-    return hits / sum(arm.n_interactions for arm in arms)
+    """Mean over every user of every arm of the user's hit rate."""
+    total = sum(arm.hit_rate * arm.n_users for arm in arms)
+    return total / sum(arm.n_users for arm in arms)
