@@ -46,6 +46,7 @@ from stream import snapshots
 from stream.arms import ArmModels
 from stream.assignment import Experiment
 from stream.events import CatalogItem, Contract, DeadLetter
+from stream.faust_transport import WorkerApp
 from stream.topics import DEFAULT_PARTITIONS, TOPICS, Topics
 from stream.validation import TOPIC_SCHEMAS, parse
 
@@ -152,7 +153,7 @@ def _describe(model: Recommender) -> dict[str, Any]:
 def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
     """Build the Faust app and the state its agents share; :func:`run_worker` runs it."""
     state = WorkerState(settings)
-    app = faust.App(
+    app = WorkerApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
