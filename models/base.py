@@ -9,16 +9,17 @@ stream application converts its events into these records at the boundary.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, Unpack
 
 import numpy as np
 
 from models import state as state_codec
 from models.catalog import Catalog
 from models.history import UserHistory
-from models.rules import BusinessRules
+from models.rules import BusinessRules, RuleSettings
 
 __all__ = [
     "KINDS",
@@ -27,6 +28,7 @@ __all__ = [
     "FeedbackKind",
     "ItemInfo",
     "Recommender",
+    "RecommenderOptions",
     "Scored",
 ]
 
@@ -101,6 +103,16 @@ class Scored:
     source_probability: float = 1.0
 
 
+class RecommenderOptions(RuleSettings, total=False):
+    """The keyword arguments every recommender takes, documented on :class:`Recommender`.
+
+    Subclasses accept them as ``**options: Unpack[RecommenderOptions]`` and pass them on to
+    ``Recommender.__init__`` unchanged.
+    """
+
+    seed: int
+
+
 class Recommender(abc.ABC):
     """Base class of every recommender: learn from events, recommend a slate, save and restore.
 
@@ -111,8 +123,10 @@ class Recommender(abc.ABC):
     :class:`~models.catalog.Catalog` is shared: items may appear in it at any time, and every
     recommender copes with items and users it has never seen.
 
-    Subclasses implement ``_learn``, :meth:`score`, ``_get_state`` and ``_set_state``; the base
-    class does the bookkeeping around them.
+    Subclasses implement ``_learn``, :meth:`score`, ``_options``, ``_get_state`` and
+    ``_set_state``; the base class does the bookkeeping around them. A subclass constructor takes
+    its own parameters plus ``**options`` (:class:`RecommenderOptions`, the parameters below but
+    ``catalog``) and passes ``options`` to this constructor.
 
     Parameters
     ----------
@@ -121,7 +135,8 @@ class Recommender(abc.ABC):
     seed
         Seed of every random choice the recommender makes.
     max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
-        Business rule settings, see :class:`~models.rules.BusinessRules`.
+        Business rule settings, see :class:`~models.rules.BusinessRules`, which holds their
+        defaults.
 
     Attributes
     ----------
@@ -155,23 +170,11 @@ class Recommender(abc.ABC):
     name: ClassVar[str] = ""
 
     def __init__(
-        self,
-        catalog: Catalog,
-        *,
-        seed: int = 0,
-        max_per_brand: int = 2,
-        tier_tolerance: int = 1,
-        fatigue_impressions: int = 2,
-        fatigue_window_s: float = 3 * 86_400.0,
+        self, catalog: Catalog, *, seed: int = 0, **rule_settings: Unpack[RuleSettings]
     ) -> None:
         self.catalog = catalog
         self.seed = seed
-        self.rules = BusinessRules(
-            max_per_brand=max_per_brand,
-            tier_tolerance=tier_tolerance,
-            fatigue_impressions=fatigue_impressions,
-            fatigue_window_s=fatigue_window_s,
-        )
+        self.rules = BusinessRules(**rule_settings)
         self.history = UserHistory()
         self.n_learnt = 0
         self.n_skipped = 0
@@ -221,7 +224,10 @@ class Recommender(abc.ABC):
 
     @abc.abstractmethod
     def _options(self) -> dict[str, Any]:
-        """The constructor's keyword arguments, as JSON-compatible values."""
+        """The subclass constructor's own keyword arguments, as JSON-compatible values.
+
+        ``seed`` and the business rule settings are saved by the base class.
+        """
 
     @abc.abstractmethod
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -243,10 +249,7 @@ class Recommender(abc.ABC):
             "name": self.name,
             "options": {
                 "seed": self.seed,
-                "max_per_brand": self.rules.max_per_brand,
-                "tier_tolerance": self.rules.tier_tolerance,
-                "fatigue_impressions": self.rules.fatigue_impressions,
-                "fatigue_window_s": self.rules.fatigue_window_s,
+                **dataclasses.asdict(self.rules),
                 **self._options(),
             },
             "n_learnt": self.n_learnt,

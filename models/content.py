@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from models import state as state_codec
-from models.base import Context, Feedback, Recommender
+from models.base import Context, Feedback, Recommender, RecommenderOptions
 from models.catalog import FEATURE_FIELDS, Catalog
 from models.popularity import DecayedCounts
 
@@ -72,8 +72,8 @@ class Content(Recommender):
     popularity_weight
         Score of the most popular item in the popularity prior (a match on category and brand
         scores about 2 with the default field weights).
-    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
-        See :class:`~models.base.Recommender`.
+    **options
+        ``seed`` and the business rule settings, see :class:`~models.base.Recommender`.
 
     Attributes
     ----------
@@ -115,20 +115,9 @@ class Content(Recommender):
         field_weights: dict[str, float] | None = None,
         profile_weights: dict[str, float] | None = None,
         popularity_weight: float = 1.0,
-        seed: int = 0,
-        max_per_brand: int = 2,
-        tier_tolerance: int = 1,
-        fatigue_impressions: int = 2,
-        fatigue_window_s: float = 3 * 86_400.0,
+        **options: Unpack[RecommenderOptions],
     ) -> None:
-        super().__init__(
-            catalog,
-            seed=seed,
-            max_per_brand=max_per_brand,
-            tier_tolerance=tier_tolerance,
-            fatigue_impressions=fatigue_impressions,
-            fatigue_window_s=fatigue_window_s,
-        )
+        super().__init__(catalog, **options)
         self.half_life_s = float(half_life_s)
         self.context_weight = float(context_weight)
         weights = DEFAULT_FIELD_WEIGHTS if field_weights is None else field_weights

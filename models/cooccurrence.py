@@ -13,12 +13,12 @@ many sessions confirm.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from models import state as state_codec
-from models.base import Context, Feedback, Recommender
+from models.base import Context, Feedback, Recommender, RecommenderOptions
 from models.catalog import Catalog
 from models.popularity import DEFAULT_KIND_WEIGHTS, DecayedCounts
 
@@ -57,8 +57,8 @@ class CoOccurrence(Recommender):
         Weight of each event kind; impressions weigh 0 and are not paired.
     half_life_s
         Half-life of the fallback popularity.
-    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
-        See :class:`~models.base.Recommender`.
+    **options
+        ``seed`` and the business rule settings, see :class:`~models.base.Recommender`.
 
     Attributes
     ----------
@@ -102,20 +102,9 @@ class CoOccurrence(Recommender):
         popularity_weight: float = 1.0,
         kind_weights: dict[str, float] | None = None,
         half_life_s: float = 86_400.0,
-        seed: int = 0,
-        max_per_brand: int = 2,
-        tier_tolerance: int = 1,
-        fatigue_impressions: int = 2,
-        fatigue_window_s: float = 3 * 86_400.0,
+        **options: Unpack[RecommenderOptions],
     ) -> None:
-        super().__init__(
-            catalog,
-            seed=seed,
-            max_per_brand=max_per_brand,
-            tier_tolerance=tier_tolerance,
-            fatigue_impressions=fatigue_impressions,
-            fatigue_window_s=fatigue_window_s,
-        )
+        super().__init__(catalog, **options)
         self.session_gap_s = float(session_gap_s)
         self.n_anchors = n_anchors
         self.context_weight = float(context_weight)

@@ -14,13 +14,13 @@ import logging
 import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 from river import bandit, proba
 
 from models import state as state_codec
-from models.base import Context, Feedback, Recommender, Scored
+from models.base import Context, Feedback, Recommender, RecommenderOptions, Scored
 from models.catalog import Catalog
 from models.content import Content
 from models.cooccurrence import CoOccurrence
@@ -85,8 +85,9 @@ class Hybrid(Recommender):
         Monte Carlo draws used to estimate Thompson sampling's source probabilities.
     source_options
         Keyword arguments per source name, passed to that source's constructor.
-    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
-        See :class:`~models.base.Recommender`; the sources get the same values.
+    **options
+        ``seed`` and the business rule settings, see :class:`~models.base.Recommender`; the
+        sources get the same values.
 
     Attributes
     ----------
@@ -131,20 +132,9 @@ class Hybrid(Recommender):
         max_served_requests: int = 100_000,
         n_probability_draws: int = 256,
         source_options: dict[str, dict[str, Any]] | None = None,
-        seed: int = 0,
-        max_per_brand: int = 2,
-        tier_tolerance: int = 1,
-        fatigue_impressions: int = 2,
-        fatigue_window_s: float = 3 * 86_400.0,
+        **options: Unpack[RecommenderOptions],
     ) -> None:
-        super().__init__(
-            catalog,
-            seed=seed,
-            max_per_brand=max_per_brand,
-            tier_tolerance=tier_tolerance,
-            fatigue_impressions=fatigue_impressions,
-            fatigue_window_s=fatigue_window_s,
-        )
+        super().__init__(catalog, **options)
         if policy not in POLICIES:
             raise ValueError(f"unknown policy {policy!r}; expected one of {POLICIES}")
 
@@ -156,15 +146,7 @@ class Hybrid(Recommender):
         self.n_probability_draws = n_probability_draws
         self.source_options = {name: dict(o) for name, o in (source_options or {}).items()}
         self.sources: dict[str, Recommender] = {
-            name: source(
-                catalog,
-                seed=seed,
-                max_per_brand=max_per_brand,
-                tier_tolerance=tier_tolerance,
-                fatigue_impressions=fatigue_impressions,
-                fatigue_window_s=fatigue_window_s,
-                **self.source_options.get(name, {}),
-            )
+            name: source(catalog, **options, **self.source_options.get(name, {}))
             for name, source in SOURCES.items()
         }
         self.policy = self._build_policy()

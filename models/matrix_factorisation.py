@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import zlib
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from models import state as state_codec
-from models.base import Context, Feedback, Recommender
+from models.base import Context, Feedback, Recommender, RecommenderOptions
 from models.catalog import Catalog
 
 __all__ = ["MatrixFactorisation"]
@@ -64,8 +64,8 @@ class MatrixFactorisation(Recommender):
     confidence
         Learning-rate multiplier per event kind; kinds left out, and impressions by default,
         are not learnt.
-    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
-        See :class:`~models.base.Recommender`.
+    **options
+        ``seed`` and the business rule settings, see :class:`~models.base.Recommender`.
 
     Attributes
     ----------
@@ -111,20 +111,9 @@ class MatrixFactorisation(Recommender):
         context_weight: float = 1.0,
         history_weight: float = 1.0,
         confidence: dict[str, float] | None = None,
-        seed: int = 0,
-        max_per_brand: int = 2,
-        tier_tolerance: int = 1,
-        fatigue_impressions: int = 2,
-        fatigue_window_s: float = 3 * 86_400.0,
+        **options: Unpack[RecommenderOptions],
     ) -> None:
-        super().__init__(
-            catalog,
-            seed=seed,
-            max_per_brand=max_per_brand,
-            tier_tolerance=tier_tolerance,
-            fatigue_impressions=fatigue_impressions,
-            fatigue_window_s=fatigue_window_s,
-        )
+        super().__init__(catalog, **options)
         self.n_factors = n_factors
         self.learning_rate = float(learning_rate)
         self.regularisation = float(regularisation)
@@ -133,7 +122,7 @@ class MatrixFactorisation(Recommender):
         self.context_weight = float(context_weight)
         self.history_weight = float(history_weight)
         self.confidence = dict(DEFAULT_CONFIDENCE if confidence is None else confidence)
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(self.seed)
         self._user_index: dict[str, int] = {}
         self._user_factors = np.zeros((16, n_factors), dtype=np.float64)
         self._item_factors = np.zeros((16, n_factors), dtype=np.float64)

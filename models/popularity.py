@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from models import state as state_codec
-from models.base import Context, Feedback, Recommender
+from models.base import Context, Feedback, Recommender, RecommenderOptions
 from models.catalog import Catalog
 
 __all__ = ["DEFAULT_KIND_WEIGHTS", "DecayedCounts", "Popularity"]
@@ -129,8 +129,8 @@ class Popularity(Recommender):
         Seconds after which an event counts half as much.
     kind_weights
         Weight of each event kind; kinds left out weigh 0.
-    seed, max_per_brand, tier_tolerance, fatigue_impressions, fatigue_window_s
-        See :class:`~models.base.Recommender`.
+    **options
+        ``seed`` and the business rule settings, see :class:`~models.base.Recommender`.
 
     Attributes
     ----------
@@ -165,20 +165,9 @@ class Popularity(Recommender):
         *,
         half_life_s: float = 86_400.0,
         kind_weights: dict[str, float] | None = None,
-        seed: int = 0,
-        max_per_brand: int = 2,
-        tier_tolerance: int = 1,
-        fatigue_impressions: int = 2,
-        fatigue_window_s: float = 3 * 86_400.0,
+        **options: Unpack[RecommenderOptions],
     ) -> None:
-        super().__init__(
-            catalog,
-            seed=seed,
-            max_per_brand=max_per_brand,
-            tier_tolerance=tier_tolerance,
-            fatigue_impressions=fatigue_impressions,
-            fatigue_window_s=fatigue_window_s,
-        )
+        super().__init__(catalog, **options)
         self.kind_weights = dict(DEFAULT_KIND_WEIGHTS if kind_weights is None else kind_weights)
         self.counts = DecayedCounts(half_life_s)
 

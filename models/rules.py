@@ -17,7 +17,7 @@ in the slate, so it is a greedy pass down the ranked candidates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -26,7 +26,20 @@ if TYPE_CHECKING:
     from models.catalog import Catalog
     from models.history import UserHistory
 
-__all__ = ["BusinessRules"]
+__all__ = ["BusinessRules", "RuleSettings"]
+
+
+class RuleSettings(TypedDict, total=False):
+    """The settings of :class:`BusinessRules` as keyword arguments; left out means the default.
+
+    Recommenders take these keywords and build their :class:`BusinessRules` from them, so the
+    fields and defaults are declared once, on :class:`BusinessRules`.
+    """
+
+    max_per_brand: int
+    tier_tolerance: int
+    fatigue_impressions: int
+    fatigue_window_s: float
 
 
 @dataclass(frozen=True, slots=True)

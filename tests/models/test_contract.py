@@ -198,3 +198,20 @@ def test_short_catalog_gives_short_slates(name: str) -> None:
     # i3 is bought and brand "a" is capped at two, so only two items may be shown.
     assert sorted(scored.item_id for scored in slate) == ["i0", "i1"]
     assert recommender.recommend(Context("ann", 0, 1.0)) == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rule_settings_reach_the_rules_and_survive_restore(name: str) -> None:
+    """The rule keywords of ``build_recommender`` set the rules, also of the hybrid's sources."""
+    settings = {
+        "max_per_brand": 3,
+        "tier_tolerance": 0,
+        "fatigue_impressions": 5,
+        "fatigue_window_s": 60.0,
+    }
+    recommender = build_recommender(name, make_catalog(seed=SEED), seed=SEED, **settings)
+    restored = type(recommender).from_state(recommender.to_state(), recommender.catalog)
+
+    for model in (recommender, restored, *getattr(restored, "sources", {}).values()):
+        assert model.seed == SEED
+        assert {key: getattr(model.rules, key) for key in settings} == settings
