@@ -34,6 +34,12 @@ MAX_FUTURE = timedelta(days=365)
 
 EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase")
 
+#: Largest stock or quantity accepted: far above any shop's, small enough for 64-bit columns.
+MAX_COUNT = 1_000_000_000
+
+#: Largest slate position accepted; slates hold at most 100 items.
+MAX_POSITION = 10_000
+
 EventType = Literal["impression", "click", "add_to_cart", "purchase"]
 
 
@@ -64,9 +70,17 @@ def _finite_price(value: float) -> float:
     return value
 
 
+def _finite(value: float) -> float:
+    """Reject NaN and infinities, which would silently poison every mean they enter."""
+    if not math.isfinite(value):
+        raise PydanticCustomError("invalid_value", "value must be a finite number")
+    return value
+
+
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Timestamp = Annotated[datetime, AfterValidator(_plausible_time)]
 Price = Annotated[float, Field(ge=0), AfterValidator(_finite_price)]
+Finite = Annotated[float, AfterValidator(_finite)]
 
 
 class Contract(BaseModel):
@@ -104,7 +118,7 @@ class CatalogItem(Contract):
     brand: Id
     price: Price
     price_tier: int = Field(ge=0, le=4)
-    stock: int = Field(ge=0)
+    stock: int = Field(ge=0, le=MAX_COUNT)
     tags: list[str] = Field(default_factory=list, max_length=64)
     updated_at: Timestamp
 
@@ -135,8 +149,8 @@ class SlateItem(Contract):
     """
 
     item_id: Id
-    position: int = Field(ge=0)
-    score: float
+    position: int = Field(ge=0, le=MAX_POSITION)
+    score: Finite
     source: str
     source_probability: float = Field(default=1.0, ge=0, le=1)
 
@@ -171,9 +185,9 @@ class Interaction(Contract):
     session_id: Id
     request_id: Id | None = None
     arm: Id | None = None
-    position: int | None = Field(default=None, ge=0)
+    position: int | None = Field(default=None, ge=0, le=MAX_POSITION)
     price: Price | None = None
-    quantity: int | None = Field(default=None, gt=0)
+    quantity: int | None = Field(default=None, gt=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _purchase_has_price(self) -> Interaction:
@@ -202,9 +216,9 @@ class Reference(Contract):
     request_id: Id
     user_id: Id
     arm: Id
-    served_value: float
-    random_value: float
-    oracle_value: float
+    served_value: Finite
+    random_value: Finite
+    oracle_value: Finite
     computed_at: Timestamp
 
 
@@ -221,6 +235,7 @@ DeadLetterReason = Literal[
     "implausible_timestamp",
     "invalid_value",
     "oversize_payload",
+    "unprocessable",
 ]
 
 

@@ -30,7 +30,10 @@ The reason codes, in the order they are checked:
 ``wrong_type``
     A value of the wrong type (a number where an id string belongs, text where a number does).
 ``invalid_value``
-    Anything else the schema refuses, such as a position below zero.
+    Anything else the schema refuses, such as a position below zero or a NaN score.
+``unprocessable``
+    Valid by the schema, yet its consumer failed on it (:func:`unprocessable`); the detail
+    names the error. It marks a bug to fix, not bad input, but the message is kept all the same.
 
 Numbers sent as numeric strings (``"12.5"``) are accepted, as pydantic's lax mode does; an id
 sent as a number is refused, because ``7`` and ``"007"`` would otherwise name the same user.
@@ -84,6 +87,7 @@ _ERROR_REASONS: dict[str, DeadLetterReason] = {
     "implausible_timestamp": "implausible_timestamp",
     "invalid_price": "invalid_price",
     "missing_field": "missing_field",
+    "invalid_value": "invalid_value",
 }
 
 _TYPE_ERRORS = {
@@ -160,6 +164,9 @@ def parse(
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return _dead_letter("not_json", str(error), raw, **where)
+    except RecursionError:
+        # A few kilobytes of nested brackets exhaust the parser's recursion limit.
+        return _dead_letter("not_json", "JSON nested too deeply to read", raw, **where)
     if not isinstance(document, dict):
         detail = f"expected a JSON object, got {type(document).__name__}"
         return _dead_letter("not_an_object", detail, raw, **where)
@@ -182,6 +189,21 @@ def parse_or_raise(raw: bytes | None, *, topic: str, **options: object) -> Contr
     if isinstance(parsed, DeadLetter):
         raise InvalidMessage(parsed)
     return parsed
+
+
+def unprocessable(
+    raw: bytes | None,
+    error: Exception,
+    *,
+    topic: str,
+    partition: int | None = None,
+    offset: int | None = None,
+    key: bytes | str | None = None,
+) -> DeadLetter:
+    """The dead-letter record of a valid message its consumer could not process."""
+    detail = f"{type(error).__name__}: {error}"
+    where = {"source_topic": topic, "partition": partition, "offset": offset, "key": key}
+    return _dead_letter("unprocessable", detail, raw or b"", **where)
 
 
 def _model_for(

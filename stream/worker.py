@@ -48,7 +48,7 @@ from stream.assignment import Experiment
 from stream.events import CatalogItem, Contract, DeadLetter
 from stream.faust_transport import WorkerApp
 from stream.topics import DEFAULT_PARTITIONS, TOPICS, Topics
-from stream.validation import TOPIC_SCHEMAS, parse
+from stream.validation import TOPIC_SCHEMAS, parse, unprocessable
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +182,18 @@ def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
     recommendations_topic = app.topic(topics.recommendations, **raw)
     dead_letter_topic = app.topic(topics.dead_letter, **raw)
 
+    async def dead_letter(letter: DeadLetter, message: Any) -> None:
+        """Publish a refused message's record; the worker carries on."""
+        state.n_dead_letters += 1
+        logger.warning(
+            "message_dead_lettered reason=%s topic=%s partition=%d offset=%d",
+            letter.reason,
+            message.topic,
+            message.partition,
+            message.offset,
+        )
+        await dead_letter_topic.send(key=message.key, value=letter.to_bytes())
+
     async def read(event: faust.types.EventT, canonical: str) -> Contract | None:
         """Parse one message; publish a dead letter and return None when it is invalid."""
         message = event.message
@@ -194,17 +206,28 @@ def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
             schema=TOPIC_SCHEMAS[canonical],
         )
         if isinstance(parsed, DeadLetter):
-            state.n_dead_letters += 1
-            logger.warning(
-                "message_dead_lettered reason=%s topic=%s partition=%d offset=%d",
-                parsed.reason,
-                message.topic,
-                message.partition,
-                message.offset,
-            )
-            await dead_letter_topic.send(key=message.key, value=parsed.to_bytes())
+            await dead_letter(parsed, message)
             return None
         return parsed
+
+    async def failed(event: faust.types.EventT, error: Exception) -> None:
+        """A valid message that made our own code fail: keep it, say so, carry on."""
+        message = event.message
+        logger.exception(
+            "message_unprocessable topic=%s partition=%d offset=%d",
+            message.topic,
+            message.partition,
+            message.offset,
+        )
+        letter = unprocessable(
+            event.value,
+            error,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+        )
+        await dead_letter(letter, message)
 
     async def snapshot_and_commit() -> None:
         """Save the arms, then commit the offsets the snapshot reflects."""
@@ -231,10 +254,13 @@ def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
                     continue
 
                 parsed = await read(event, canonical)
-                if isinstance(parsed, CatalogItem):
-                    state.arms.learn_item(parsed)
-                elif parsed is not None:
-                    state.arms.learn_event(parsed)
+                try:
+                    if isinstance(parsed, CatalogItem):
+                        state.arms.learn_item(parsed)
+                    elif parsed is not None:
+                        state.arms.learn_event(parsed)
+                except Exception as error:  # noqa: BLE001 - one bad message must not stop all
+                    await failed(event, error)
                 state.arms.mark(position, message.offset)
                 state.dirty = True
 
@@ -255,7 +281,11 @@ def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
             request = await read(event, TOPICS.rec_requests)
             if request is None:
                 continue
-            recommendation = state.arms.recommend(request)
+            try:
+                recommendation = state.arms.recommend(request)
+            except Exception as error:  # noqa: BLE001 - one bad request must not stop all
+                await failed(event, error)
+                continue
             state.n_served += 1
             await recommendations_topic.send(key=event.message.key, value=recommendation.to_bytes())
 

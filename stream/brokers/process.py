@@ -108,6 +108,11 @@ class BrokerProcess:
         """
         if self._process is not None:
             raise RuntimeError(f"{self.name} broker is already running on {self.bootstrap}")
+        if not 0 < self.port < 65_536:
+            raise BrokerStartError(f"port {self.port} is not a TCP port (1 to 65535)")
+        if not _port_is_free(self.host, self.port):
+            # Otherwise the readiness check would be answered by whatever holds the port.
+            raise BrokerStartError(f"{self.bootstrap} is already in use; choose another port")
 
         self._tmp = tempfile.TemporaryDirectory(prefix=f"streamrec-{self.name}-")
         self.work_dir = Path(self._tmp.name)
@@ -221,6 +226,16 @@ def _terminate_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``host:port``, by trying to bind it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:

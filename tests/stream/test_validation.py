@@ -78,6 +78,9 @@ MALFORMED = {
     "unknown_field": (_with(CLICK, prize=10), "unknown_field"),
     "negative_position": (_with(CLICK, position=-1), "invalid_value"),
     "oversize": (_with(CLICK, session_id="s" * MAX_PAYLOAD_BYTES), "oversize_payload"),
+    "deeply_nested": (b"[" * 5_000 + b"]" * 5_000, "not_json"),
+    "huge_quantity": (_with(PURCHASE, quantity=10**20), "invalid_quantity"),
+    "huge_position": (_with(CLICK, position=2**40), "invalid_value"),
 }
 
 
@@ -139,3 +142,35 @@ def test_parse_or_raise_carries_the_dead_letter() -> None:
         parse_or_raise(b"[]", topic="events")
 
     assert raised.value.dead_letter.reason == "not_an_object"
+
+
+def test_non_finite_scores_and_reference_values_are_refused() -> None:
+    reference = {
+        "event_type": "reference",
+        "request_id": "r-1",
+        "user_id": "u1",
+        "arm": "A",
+        "served_value": float("nan"),
+        "random_value": 0.1,
+        "oracle_value": float("inf"),
+        "computed_at": "2026-02-01T10:00:00Z",
+    }
+
+    refused = parse(_encode(reference), topic="references")
+
+    assert refused.reason == "invalid_value"
+    assert "served_value" in refused.detail and "oracle_value" in refused.detail
+
+
+def test_a_huge_stock_is_refused() -> None:
+    item = {
+        "item_id": "i1",
+        "category": "bags",
+        "brand": "b",
+        "price": 10.0,
+        "price_tier": 1,
+        "stock": 10**30,
+        "updated_at": "2026-02-01T10:00:00Z",
+    }
+
+    assert parse(_encode(item), topic="catalog").reason == "invalid_value"
