@@ -1,5 +1,5 @@
 """Runs the command line as ``python -m streamrec``."""
 
-from streamrec.cli import app
+from streamrec.cli import main
 
-app()
+main()

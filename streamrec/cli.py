@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import signal
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ app = typer.Typer(
     help="Streaming recommender with a built-in multi-arm experiment.",
     no_args_is_help=True,
     add_completion=False,
+    # Failures reach main(), which prints them as one line unless --verbose asks for more.
+    pretty_exceptions_enable=False,
 )
 # Reports are 100 columns wide; written to a file or a pipe they would otherwise be cut to 80.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -34,8 +37,19 @@ logger = logging.getLogger("streamrec")
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_LOG_DIR = Path("var/log")
 
+
+def _check_bootstrap(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65_536:
+        raise typer.BadParameter(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:9092")
+    return value
+
+
 Bootstrap = Annotated[
-    str, typer.Option("--bootstrap", "-b", help="Kafka bootstrap server, HOST:PORT.")
+    str,
+    typer.Option(
+        "--bootstrap", "-b", help="Kafka bootstrap server, HOST:PORT.", callback=_check_bootstrap
+    ),
 ]
 LogDir = Annotated[
     Path, typer.Option("--log-dir", help="Folder of the Parquet event log (written by 'sink').")
@@ -78,7 +92,9 @@ def _stop_on_sigterm() -> None:
 
 @app.command()
 def broker(
-    port: Annotated[int, typer.Option(help="Port to listen on, on 127.0.0.1.")] = 9092,
+    port: Annotated[
+        int, typer.Option(help="Port to listen on, on 127.0.0.1.", min=1, max=65_535)
+    ] = 9092,
     kafka: Annotated[
         bool, typer.Option("--kafka", help="Run Apache Kafka (Java) instead of Tansu.")
     ] = False,
@@ -110,7 +126,7 @@ def broker(
 @app.command()
 def topics(
     bootstrap: Bootstrap = DEFAULT_BOOTSTRAP,
-    partitions: Annotated[int, typer.Option(help="Partitions of each new topic.")] = (
+    partitions: Annotated[int, typer.Option(help="Partitions of each new topic.", min=1)] = (
         DEFAULT_PARTITIONS
     ),
     topic_prefix: TopicPrefix = "",
@@ -166,11 +182,20 @@ def watch(
 
 def _experiment(salt: str, weights: str) -> Experiment:
     """The experiment named on the command line: five arms A to E with the given shares."""
-    shares = tuple(float(part) for part in weights.split(",") if part.strip())
     try:
+        shares = tuple(float(part) for part in weights.split(","))
+        if not all(math.isfinite(share) for share in shares):
+            raise ValueError("weights must be finite numbers")
         return Experiment(salt=salt, weights=shares)
     except ValueError as error:
-        raise typer.BadParameter(str(error)) from error
+        raise typer.BadParameter(f"--weights {weights!r}: {error}") from error
+
+
+def _folder(path: Path, what: str) -> Path:
+    """``path`` if it is a folder or can become one; a clear error otherwise."""
+    if path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{what} {path} is a file, not a folder")
+    return path
 
 
 @app.command()
@@ -198,12 +223,17 @@ def worker(
     Several workers with the same topics share the partitions. The worker snapshots its learned
     state into --state-dir and resumes from it after a restart.
     """
+    from stream.admin import wait_for_broker
+    from stream.brokers.process import port_is_free
     from stream.worker import WorkerSettings, run_worker
 
     _configure_logging(verbose)
+    if web_port and not port_is_free("127.0.0.1", web_port):
+        raise typer.BadParameter(f"--web-port {web_port} is in use; choose another or 0")
+    wait_for_broker(bootstrap, timeout_s=30)
     settings = WorkerSettings(
         bootstrap=bootstrap,
-        state_dir=state_dir,
+        state_dir=_folder(state_dir, "--state-dir"),
         experiment=_experiment(salt, weights),
         snapshot_interval_s=snapshot_interval,
         web_port=web_port or None,
@@ -269,7 +299,11 @@ def sink(
     _configure_logging(verbose)
     topics = TOPICS.with_prefix(topic_prefix)
     stats = run_sink(
-        bootstrap, out, topics=topics, roll_seconds=roll_seconds, idle_seconds=idle_exit
+        bootstrap,
+        _folder(out, "--out"),
+        topics=topics,
+        roll_seconds=roll_seconds,
+        idle_seconds=idle_exit,
     )
     console.print(f"wrote {sum(stats.rows_written.values()):,} rows: {stats.rows_written}")
 
@@ -346,6 +380,8 @@ def sql(
     from analysis.report import run_sql
 
     _require_log(log_dir)
+    if not query.strip():
+        raise typer.BadParameter("the query is empty")
     try:
         columns, rows = run_sql(log_dir, query, TOPICS.with_prefix(topic_prefix))
     except duckdb.Error as error:
@@ -452,5 +488,31 @@ def replay_score(
     render_replay_table(metrics, console, title=f"dataset replay: {log_dir}", k=k)
 
 
+#: Failures that say what went wrong in their message; anything else is a bug, whose
+#: traceback is printed as usual.
+EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    RuntimeError,
+)
+
+
+def main() -> None:
+    """Run the command line; print an expected failure as one line and exit with status 1."""
+    from kafka.errors import KafkaError
+
+    verbose = "-v" in sys.argv or "--verbose" in sys.argv
+    try:
+        app()
+    except (*EXPECTED_FAILURES, KafkaError) as error:
+        if verbose:
+            raise
+        message = str(error).strip() or type(error).__name__
+        console.print(f"[red]error:[/] {message}", highlight=False)
+        console.print("(run again with --verbose for the details)", style="dim")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -110,7 +110,7 @@ class BrokerProcess:
             raise RuntimeError(f"{self.name} broker is already running on {self.bootstrap}")
         if not 0 < self.port < 65_536:
             raise BrokerStartError(f"port {self.port} is not a TCP port (1 to 65535)")
-        if not _port_is_free(self.host, self.port):
+        if not port_is_free(self.host, self.port):
             # Otherwise the readiness check would be answered by whatever holds the port.
             raise BrokerStartError(f"{self.bootstrap} is already in use; choose another port")
 
@@ -228,7 +228,7 @@ def _terminate_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _port_is_free(host: str, port: int) -> bool:
+def port_is_free(host: str, port: int) -> bool:
     """Whether nothing listens on ``host:port``, by trying to bind it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
