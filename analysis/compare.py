@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import numpy as np
@@ -120,7 +120,11 @@ class ExperimentComparison:
     srm
         The sample-ratio check of users per arm against the intended shares.
     trustworthy
-        False when the SRM check failed: then no number here can be trusted.
+        False when the SRM check failed or users sit in arms without an intended share: then
+        no number here can be trusted.
+    stray_users
+        Users per arm found in the log in an arm the experiment gives no share (weight 0, or
+        not one of its arms). The χ² test leaves such arms out, so they are checked here.
     effects
         Per metric (keys of :data:`METRICS`), one :class:`ArmEffect` per treatment arm.
     probability_best
@@ -143,6 +147,7 @@ class ExperimentComparison:
     sequential_tuning: float = SEQUENTIAL_TUNING
     posterior_seed: int = POSTERIOR_SEED
     posterior_draws: int = POSTERIOR_DRAWS
+    stray_users: dict[str, int] = field(default_factory=dict)
 
 
 def compare_experiment(
@@ -197,12 +202,18 @@ def compare_sums(
     users = {arm: int(arm_sum(sums, arm, "users")) for arm in arms}
 
     srm = srm_test([users[arm] for arm in arms], [shares[arm] for arm in arms])
-    trustworthy = not srm.is_mismatch()
+    stray_users = {
+        arm: int(arm_sum(sums, arm, "users"))
+        for arm in sorted(sums)
+        if not shares.get(arm) and arm_sum(sums, arm, "users") > 0
+    }
+    trustworthy = not srm.is_mismatch() and not stray_users
     if not trustworthy:
         logger.warning(
-            "srm_mismatch p_value=%.3g chi2=%s action=results_marked_untrustworthy",
+            "srm_mismatch p_value=%.3g chi2=%s stray_users=%s action=results_marked_untrustworthy",
             srm.p_value,
             srm.chi2,
+            stray_users,
         )
 
     # Fixed-horizon and sequential effects of each treatment arm, then Holm per metric.
@@ -240,6 +251,7 @@ def compare_sums(
         sequential_tuning=sequential_tuning,
         posterior_seed=posterior_seed,
         posterior_draws=posterior_draws,
+        stray_users=stray_users,
     )
 
 

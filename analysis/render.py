@@ -81,6 +81,15 @@ def print_report(
 def srm_verdict(comparison: ExperimentComparison) -> Panel | str:
     """One line when the split is as intended; a red panel when the SRM check fails."""
     srm = comparison.srm
+    if comparison.stray_users:
+        strays = ", ".join(f"{arm}: {n:,}" for arm, n in comparison.stray_users.items())
+        return Panel(
+            f"[bold]USERS IN ARMS WITHOUT AN INTENDED SHARE[/bold] ({strays}).\n"
+            "The experiment gives these arms no users, yet the log has some: assignment, "
+            "configuration or logging is broken. EVERY NUMBER BELOW IS UNTRUSTWORTHY.",
+            title="SRM",
+            style="bold white on red",
+        )
     if srm.chi2 is None:
         return "SRM check skipped: fewer than two arms with users."
 

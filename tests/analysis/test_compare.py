@@ -392,6 +392,27 @@ def test_sample_ratio_mismatch_marks_every_result_untrustworthy(log_dir: Path) -
     assert effects and not any(effect.trustworthy for effect in effects)
 
 
+@pytest.mark.parametrize(
+    "experiment",
+    [
+        Experiment(salt="compare", arms=("A", "B", "C"), weights=(0, 1, 1)),
+        Experiment(salt="compare", arms=("A", "B")),
+    ],
+    ids=["arm-with-no-share", "arm-not-in-experiment"],
+)
+def test_users_in_an_arm_without_a_share_make_results_untrustworthy(
+    log_dir: Path, experiment: Experiment
+) -> None:
+    comparison = compare_experiment(connect(log_dir), experiment)
+    console = Console(width=100, record=True)
+    print_report(connect(log_dir), experiment, console)
+
+    stray = "A" if experiment.weights[0] == 0 else "C"
+    assert comparison.stray_users == {stray: USERS_PER_ARM[stray]}
+    assert not comparison.trustworthy
+    assert "USERS IN ARMS WITHOUT AN INTENDED SHARE" in console.export_text().split("Volumes")[0]
+
+
 def test_report_says_so_first_and_on_every_table_when_srm_fails(log_dir: Path) -> None:
     console = Console(width=100, record=True)
     print_report(connect(log_dir), SKEWED, console)
