@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -137,8 +137,13 @@ def drive(
     settings: DriveSettings | None = None,
     topics: Topics = TOPICS,
     show_progress: bool = True,
+    catalog_loaded: Callable[[], None] | None = None,
 ) -> DriveReport:
-    """Run the simulation for ``settings.duration_s`` simulated seconds through Kafka."""
+    """Run the simulation for ``settings.duration_s`` simulated seconds through Kafka.
+
+    ``catalog_loaded``, when given, is called once the catalog has been sent and should return
+    once the worker has applied it; requests sent before that would get empty slates.
+    """
     settings = settings or DriveSettings()
     report = DriveReport()
     loop = KafkaLoop(bootstrap, topics)
@@ -147,6 +152,9 @@ def drive(
     pending: dict[str, float] = {}
 
     loop.send_all(simulator.catalog_items(), report)
+    if catalog_loaded is not None:
+        loop.producer.flush()
+        catalog_loaded()
     logger.info("simulation_started bootstrap=%s simulated_s=%.0f", bootstrap, settings.duration_s)
     try:
         with _progress(show_progress) as progress:

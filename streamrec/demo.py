@@ -74,7 +74,9 @@ def run_demo(settings: DemoSettings, console: Console) -> DemoRun:
         try:
             waited = wait_for_worker(worker, web_port)
             console.print(f"3. Faust worker {worker.pid} serving five arms after {waited:.0f} s")
-            report, stats = _simulate_and_log(broker.bootstrap, settings, log_dir, console)
+            report, stats = _simulate_and_log(
+                broker.bootstrap, settings, log_dir, web_port, console
+            )
         finally:
             stop_worker(worker)
         console.print(f"6. Worker stopped; its snapshot is in {state_dir}")
@@ -83,7 +85,7 @@ def run_demo(settings: DemoSettings, console: Console) -> DemoRun:
 
 
 def _simulate_and_log(
-    bootstrap: str, settings: DemoSettings, log_dir: Path, console: Console
+    bootstrap: str, settings: DemoSettings, log_dir: Path, web_port: int, console: Console
 ) -> tuple[DriveReport, SinkStats]:
     """Run the shoppers while the sink writes the log; return once every message is written."""
     sink = EventLogSink(bootstrap, log_dir, roll_seconds=5.0)
@@ -100,8 +102,14 @@ def _simulate_and_log(
         f"{settings.days:g} simulated day(s):"
     )
     try:
-        report = drive(simulator, bootstrap, DriveSettings(duration_s=settings.days * 86_400.0))
+        report = drive(
+            simulator,
+            bootstrap,
+            DriveSettings(duration_s=settings.days * 86_400.0),
+            catalog_loaded=lambda: wait_for_items(web_port, settings.n_items),
+        )
         wait_for_sink(sink, bootstrap)
+        wait_until_learnt(web_port, bootstrap)
     finally:
         stop.set()
         sink_thread.join(timeout=60)
@@ -201,6 +209,43 @@ def wait_for_sink(sink: EventLogSink, bootstrap: str, topics: Topics = TOPICS) -
     finally:
         consumer.close()
     raise TimeoutError(f"the sink did not catch up within {DRAIN_TIMEOUT_S:.0f} s")
+
+
+def wait_for_items(web_port: int, n_items: int, timeout_s: float = 60.0) -> None:
+    """Block until the worker's catalog holds ``n_items`` items."""
+    deadline = time.monotonic() + timeout_s
+    while worker_summary(web_port).get("n_items", 0) < n_items:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not load {n_items:,} items in {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def wait_until_learnt(
+    web_port: int, bootstrap: str, topics: Topics = TOPICS, timeout_s: float = DRAIN_TIMEOUT_S
+) -> None:
+    """Block until the worker has applied every message of the events and catalog topics."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(topic, number)
+            for topic in (topics.events, topics.catalog)
+            for number in consumer.partitions_for_topic(topic) or ()
+        ]
+        ends = {
+            f"{tp.topic}:{tp.partition}": end
+            for tp, end in consumer.end_offsets(partitions).items()
+            if end > 0
+        }
+    finally:
+        consumer.close()
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        offsets = worker_summary(web_port).get("offsets", {})
+        if all(offsets.get(position, -1) >= end - 1 for position, end in ends.items()):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"the worker did not learn every event within {timeout_s:.0f} s")
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
