@@ -229,8 +229,13 @@ def _terminate_with_parent() -> None:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Whether nothing listens on ``host:port``, by trying to bind it."""
+    """Whether nothing listens on ``host:port``, by trying to bind it.
+
+    The probe binds as servers do, with SO_REUSEADDR, so a port that a stopped server left in
+    TIME_WAIT counts as free, as it is for the next server, and only a live listener does not.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
