@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -77,10 +78,30 @@ def _finite(value: float) -> float:
     return value
 
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+def _not_a_bool(value: object) -> object:
+    """Refuse true and false where a number belongs; Python would read them as 1 and 0."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("wrong_type", "a number is required, not true or false")
+    return value
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL, newlines) in identifiers: they break logs and SQL."""
+    if any(ord(character) < 32 for character in value):
+        raise PydanticCustomError("invalid_value", "identifiers may not contain control characters")
+    return value
+
+
+Id = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_printable),
+]
+Number = BeforeValidator(_not_a_bool)
 Timestamp = Annotated[datetime, AfterValidator(_plausible_time)]
-Price = Annotated[float, Field(ge=0), AfterValidator(_finite_price)]
-Finite = Annotated[float, AfterValidator(_finite)]
+Price = Annotated[float, Number, Field(ge=0), AfterValidator(_finite_price)]
+Finite = Annotated[float, Number, AfterValidator(_finite)]
+Count = Annotated[int, Number]
 
 
 class Contract(BaseModel):
@@ -117,8 +138,8 @@ class CatalogItem(Contract):
     category: Id
     brand: Id
     price: Price
-    price_tier: int = Field(ge=0, le=4)
-    stock: int = Field(ge=0, le=MAX_COUNT)
+    price_tier: Count = Field(ge=0, le=4)
+    stock: Count = Field(ge=0, le=MAX_COUNT)
     tags: list[str] = Field(default_factory=list, max_length=64)
     updated_at: Timestamp
 
@@ -135,7 +156,7 @@ class RecRequest(Contract):
     user_id: Id
     session_id: Id
     requested_at: Timestamp
-    k: int = Field(default=10, ge=1, le=100)
+    k: Count = Field(default=10, ge=1, le=100)
     context_item_id: Id | None = None
     context_category: Id | None = None
 
@@ -149,7 +170,7 @@ class SlateItem(Contract):
     """
 
     item_id: Id
-    position: int = Field(ge=0, le=MAX_POSITION)
+    position: Count = Field(ge=0, le=MAX_POSITION)
     score: Finite
     source: str
     source_probability: float = Field(default=1.0, ge=0, le=1)
@@ -185,9 +206,9 @@ class Interaction(Contract):
     session_id: Id
     request_id: Id | None = None
     arm: Id | None = None
-    position: int | None = Field(default=None, ge=0, le=MAX_POSITION)
+    position: Count | None = Field(default=None, ge=0, le=MAX_POSITION)
     price: Price | None = None
-    quantity: int | None = Field(default=None, gt=0, le=MAX_COUNT)
+    quantity: Count | None = Field(default=None, gt=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _purchase_has_price(self) -> Interaction:

@@ -36,7 +36,9 @@ The reason codes, in the order they are checked:
     names the error. It marks a bug to fix, not bad input, but the message is kept all the same.
 
 Numbers sent as numeric strings (``"12.5"``) are accepted, as pydantic's lax mode does; an id
-sent as a number is refused, because ``7`` and ``"007"`` would otherwise name the same user.
+sent as a number is refused, because ``7`` and ``"007"`` would otherwise name the same user,
+and so is ``true`` or ``false`` where a number belongs. An empty message (a null value, as in
+a tombstone) is ``not_json``; ids with control characters are ``invalid_value``.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ _ERROR_REASONS: dict[str, DeadLetterReason] = {
     "invalid_price": "invalid_price",
     "missing_field": "missing_field",
     "invalid_value": "invalid_value",
+    "wrong_type": "wrong_type",
 }
 
 _TYPE_ERRORS = {
@@ -156,6 +159,9 @@ def parse(
     where = {"source_topic": topic, "partition": partition, "offset": offset, "key": key}
     raw = raw if raw is not None else b""
 
+    if not raw:
+        # A null value is how Kafka marks a deleted key (a tombstone); nothing here sends one.
+        return _dead_letter("not_json", "empty message (a null value or tombstone)", raw, **where)
     if len(raw) > max_payload_bytes:
         detail = f"payload of {len(raw)} bytes exceeds the limit of {max_payload_bytes}"
         return _dead_letter("oversize_payload", detail, raw, **where)

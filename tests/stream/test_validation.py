@@ -79,6 +79,10 @@ MALFORMED = {
     "negative_position": (_with(CLICK, position=-1), "invalid_value"),
     "oversize": (_with(CLICK, session_id="s" * MAX_PAYLOAD_BYTES), "oversize_payload"),
     "deeply_nested": (b"[" * 5_000 + b"]" * 5_000, "not_json"),
+    "empty": (b"", "not_json"),
+    "price_is_true": (_with(PURCHASE, price=True), "wrong_type"),
+    "quantity_is_true": (_with(PURCHASE, quantity=True), "wrong_type"),
+    "nul_in_user_id": (_with(CLICK, user_id="u\u00001"), "invalid_value"),
     "huge_quantity": (_with(PURCHASE, quantity=10**20), "invalid_quantity"),
     "huge_position": (_with(CLICK, position=2**40), "invalid_value"),
 }
