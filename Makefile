@@ -38,7 +38,8 @@ format: $(STAMP)  ## Reformat the code with ruff.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP)  ## Benchmarks of the models and the simulator (numbers and ratios).
+bench: $(STAMP)  ## Every benchmark in bench/ (numbers and ratios), with the reference libraries.
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/streamrec bench
 
 clean:  ## Remove .venv, caches and the local event log.
