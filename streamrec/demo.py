@@ -117,8 +117,8 @@ def _simulate_and_log(
     counters = simulator.counters
     console.print(
         f"   {counters.requests_sent:,} requests, {report.slates_received:,} slates, "
-        f"{counters.n_events:,} interactions, {counters.references:,} reference slates; "
-        f"{sink.stats.total_messages():,} messages written to Parquet in {report.wall_s:.0f} s"
+        f"{counters.n_events:,} interactions, {counters.references:,} reference slates\n"
+        f"   {sink.stats.total_messages():,} messages in Parquet, loop {report.wall_s:.0f} s"
     )
     return report, sink.stats
 
