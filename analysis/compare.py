@@ -208,13 +208,14 @@ def compare_sums(
         if not shares.get(arm) and arm_sum(sums, arm, "users") > 0
     }
     trustworthy = not srm.is_mismatch() and not stray_users
-    if not trustworthy:
+    if srm.is_mismatch():
         logger.warning(
-            "srm_mismatch p_value=%.3g chi2=%s stray_users=%s action=results_marked_untrustworthy",
+            "srm_mismatch p_value=%.3g chi2=%s action=results_marked_untrustworthy",
             srm.p_value,
             srm.chi2,
-            stray_users,
         )
+    if stray_users:
+        logger.warning("stray_users_found arms=%s action=results_marked_untrustworthy", stray_users)
 
     # Fixed-horizon and sequential effects of each treatment arm, then Holm per metric.
     with np.errstate(all="ignore"):

@@ -31,6 +31,7 @@ from stream.assignment import Experiment
 logger = logging.getLogger(__name__)
 
 UNTRUSTWORTHY = "[bold white on red] UNTRUSTWORTHY: SAMPLE RATIO MISMATCH [/]"
+UNTRUSTWORTHY_STRAYS = "[bold white on red] UNTRUSTWORTHY: USERS IN ARMS WITHOUT A SHARE [/]"
 
 Formatter = Callable[[float], str]
 
@@ -60,7 +61,7 @@ def print_report(
         console.print("No arms to report: the event log has no users.")
         return comparison
 
-    marker = "" if comparison.trustworthy else f"{UNTRUSTWORTHY}\n"
+    marker = "" if comparison.trustworthy else f"{_untrustworthy(comparison)}\n"
     console.print(srm_verdict(comparison))
     for table in (
         volumes_table(rows, marker),
@@ -76,6 +77,11 @@ def print_report(
     if not comparison.trustworthy:
         console.print(srm_verdict(comparison))
     return comparison
+
+
+def _untrustworthy(comparison: ExperimentComparison) -> str:
+    """The marker every table carries when its numbers cannot be trusted, naming the cause."""
+    return UNTRUSTWORTHY_STRAYS if comparison.stray_users else UNTRUSTWORTHY
 
 
 def srm_verdict(comparison: ExperimentComparison) -> Panel | str:

@@ -45,7 +45,7 @@ class Feedback:
     """One interaction of a user with an item, as a recommender learns it.
 
     ``at`` is the event time in epoch seconds. ``request_id`` and ``position`` are set when the
-    interaction came from a served slate; ``source`` may repeat the source that filled the slot.
+    interaction came from a served slate.
     """
 
     user_id: str
@@ -56,7 +56,6 @@ class Feedback:
     position: int | None = None
     price: float = 0.0
     quantity: int = 1
-    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -275,7 +275,8 @@ class Hybrid(Recommender):
         """A deterministic blend of the sources' scores, for callers that need one per item.
 
         Each source's scores are turned into ``1 / (1 + rank)`` and weighted by the source's
-        mean reward so far (with one prior success and failure). :meth:`recommend` does not
+        success rate so far (rewarded slots over slots served, with one prior success and one
+        prior failure). :meth:`recommend` does not
         use this blend: it fills slots by pulling sources.
         """
         blend = np.zeros(self.catalog.n_items, dtype=np.float64)

@@ -20,6 +20,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from producers.simulator import ShopperSimulator
+from stream.admin import TopicMissing
 from stream.events import CatalogItem, Contract, DeadLetter, Interaction, Recommendation
 from stream.topics import TOPICS, Topics
 from stream.validation import TOPIC_SCHEMAS, parse
@@ -77,7 +78,7 @@ class KafkaLoop:
 
         numbers = self.consumer.partitions_for_topic(topics.recommendations) or set()
         if not numbers:
-            raise RuntimeError(
+            raise TopicMissing(
                 f"topic {topics.recommendations!r} does not exist; run 'streamrec topics' first"
             )
         partitions = [TopicPartition(topics.recommendations, n) for n in sorted(numbers)]

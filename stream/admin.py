@@ -33,6 +33,10 @@ ADMIN_CLIENT_SETTINGS: dict[str, object] = {
 COMPACTED_CONFIG = {"cleanup.policy": "compact"}
 
 
+class TopicMissing(RuntimeError):
+    """A topic the caller needs does not exist on the broker."""
+
+
 class BrokerExited(RuntimeError):
     """The broker process being waited for is no longer running."""
 

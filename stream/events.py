@@ -38,7 +38,8 @@ EVENT_TYPES = ("impression", "click", "add_to_cart", "purchase")
 #: Largest stock or quantity accepted: far above any shop's, small enough for 64-bit columns.
 MAX_COUNT = 1_000_000_000
 
-#: Largest slate position accepted; slates hold at most 100 items.
+#: Largest slate position accepted. Served slates hold at most 100 items, but a position may
+#: also come from a page that lists more (a category page scrolled far down).
 MAX_POSITION = 10_000
 
 EventType = Literal["impression", "click", "add_to_cart", "purchase"]
@@ -270,8 +271,9 @@ class DeadLetter(Contract):
     detail
         Human-readable explanation, including every field that failed.
     payload_b64
-        The raw bytes, base64, cut to ``payload_b64_max`` bytes before encoding;
-        ``payload_truncated`` says whether they were cut and ``payload_size`` is the full size.
+        The raw bytes, base64, cut to ``stream.validation.DEAD_LETTER_PAYLOAD_BYTES`` (16 KiB)
+        before encoding; ``payload_truncated`` says whether they were cut and ``payload_size``
+        is the full size.
     """
 
     reason: DeadLetterReason

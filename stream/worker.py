@@ -153,6 +153,7 @@ def _describe(model: Recommender) -> dict[str, Any]:
 def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
     """Build the Faust app and the state its agents share; :func:`run_worker` runs it."""
     state = WorkerState(settings)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     app = WorkerApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
@@ -167,6 +168,9 @@ def create_app(settings: WorkerSettings) -> tuple[faust.App, WorkerState]:
         # waiting for them to be acknowledged at shutdown would wait forever.
         stream_wait_empty=False,
         producer_linger_ms=5,
+        # Faust keeps table data in a folder of its own; by default it is "<app id>-data" in
+        # whatever folder the worker was started from.
+        datadir=str(settings.state_dir / "faust"),
         broker_session_timeout=settings.session_timeout_s,
     )
     topics = settings.topics

@@ -19,9 +19,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from stream.admin import TopicMissing
 from stream.assignment import Experiment
+from stream.brokers.process import BrokerStartError
 from stream.events import SCHEMAS
+from stream.snapshots import SnapshotError
 from stream.topics import DEFAULT_PARTITIONS, TOPICS, Topics
+from streamrec.demo import WorkerFailed
 
 app = typer.Typer(
     help="Streaming recommender with a built-in multi-arm experiment.",
@@ -220,8 +224,9 @@ def worker(
 ) -> None:
     """Run the stream worker: learn each arm from its users' events and serve slates.
 
-    Several workers with the same topics share the partitions. The worker snapshots its learned
-    state into --state-dir and resumes from it after a restart.
+    Run one per experiment: several workers do share the partitions, but each then learns only
+    from its share of the shoppers. The worker snapshots its learned state into --state-dir
+    and resumes from it after a restart.
     """
     from stream.admin import wait_for_broker
     from stream.brokers.process import port_is_free
@@ -488,13 +493,16 @@ def replay_score(
     render_replay_table(metrics, console, title=f"dataset replay: {log_dir}", k=k)
 
 
-#: Failures that say what went wrong in their message; anything else is a bug, whose
-#: traceback is printed as usual.
+#: Failures that say what went wrong in their message (no broker, a port in use, a missing
+#: topic, a snapshot of another experiment); anything else is a bug, whose traceback is
+#: printed as usual.
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
     OSError,
-    RuntimeError,
+    TimeoutError,
+    BrokerStartError,
+    SnapshotError,
+    TopicMissing,
+    WorkerFailed,
 )
 
 

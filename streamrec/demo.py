@@ -34,6 +34,12 @@ from stream.topics import TOPICS, Topics
 logger = logging.getLogger(__name__)
 
 WORKER_READY_TIMEOUT_S = 120.0
+
+
+class WorkerFailed(RuntimeError):
+    """The worker process exited while it was expected to serve."""
+
+
 DRAIN_TIMEOUT_S = 120.0
 
 
@@ -113,6 +119,8 @@ def _simulate_and_log(
     finally:
         stop.set()
         sink_thread.join(timeout=60)
+    if sink_thread.is_alive():
+        raise TimeoutError("the sink did not finish writing its last files within 60 s")
 
     counters = simulator.counters
     console.print(
@@ -175,7 +183,7 @@ def wait_for_worker(worker: subprocess.Popen, web_port: int) -> float:
     started = time.monotonic()
     while time.monotonic() - started < WORKER_READY_TIMEOUT_S:
         if worker.poll() is not None:
-            raise RuntimeError(f"the worker exited with code {worker.returncode}; see worker.log")
+            raise WorkerFailed(f"the worker exited with code {worker.returncode}; see worker.log")
         if worker_summary(web_port).get("n_partitions_assigned", 0) > 0:
             return time.monotonic() - started
         time.sleep(0.5)
