@@ -347,12 +347,16 @@ def _signed(value: object, digits: int) -> str:
 
 
 def _percent(value: object, digits: int) -> str:
-    return "–" if _is_missing(value) else f"{100 * float(value):.{digits}f}%"  # type: ignore[arg-type]
+    if _is_missing(value):
+        return "–"
+    return f"{100 * float(value):.{digits}f}%"  # type: ignore[arg-type]
 
 
 def _points(value: object, digits: int) -> str:
     """A difference of two rates in percentage points (the unit is in the header)."""
-    return "–" if _is_missing(value) else f"{100 * float(value):+.{digits}f}"  # type: ignore[arg-type]
+    if _is_missing(value):
+        return "–"
+    return f"{100 * float(value):+.{digits}f}"  # type: ignore[arg-type]
 
 
 def _percent_of(digits: int, signed: bool = False) -> Formatter:
@@ -375,7 +379,8 @@ def _interval(interval: Interval, formatter: Formatter) -> str:
 
 def _row_interval(row: dict[str, object], name: str, formatter: Formatter) -> str:
     """``value [low, high]`` from an :func:`~analysis.report.arm_table` row."""
-    value, low, high = (float(row[key]) for key in (name, f"{name}_low", f"{name}_high"))  # type: ignore[arg-type]
+    keys = (name, f"{name}_low", f"{name}_high")
+    value, low, high = (float(row[key]) for key in keys)  # type: ignore[arg-type]
     if math.isnan(value):
         return "–"
     text = formatter(value)

@@ -64,7 +64,7 @@ class ChanceToWinResult:
 def posterior_chance_to_win(
     post_mean: float, post_sd: float, alpha: float = 0.05, inverse: bool = False
 ) -> ChanceToWinResult:
-    """Chance to win, credible interval and risks of a normal posterior N(μ, σ²) on the effect δ.
+    """Chance to win, credible interval and risks of a normal posterior N(μ, σ²) on effect δ.
 
     Formula::
 
