@@ -36,13 +36,15 @@ N_RATINGS = 500
 SETTINGS = ReplaySettings(window=64, lookahead=2_000, slate_timeout_s=30.0)
 
 #: Largest differences in hit rate allowed between the worker and the offline runner, per arm
-#: and over all arms. Equal windows give equal states except for the order within a window
-#: (see the module docstring), which moves a few slates of the learning arms. With about 100
-#: interactions an arm, one moved hit is a point of hit rate; runs here moved up to three in
-#: one arm, so an arm may differ by six points and all arms together by three. A stream path
-#: that learnt nothing, or learnt another arm's events, misses these by far.
-ARM_TOLERANCE = 0.06
-POOLED_TOLERANCE = 0.03
+#: and over all arms. Equal windows give equal learnt counts, but not equal states: the worker
+#: numbers items in the order their first catalog record or event reaches it, which Kafka does
+#: not fix across partitions, so ties in the scores break differently, and the matrix
+#: factorisation draws its negative samples in another order. With about 100 interactions of
+#: a handful of users an arm, that moved one arm's hit rate by up to 0.08 in runs here; over
+#: all arms the differences mostly cancel. A stream path that learnt nothing, or learnt
+#: another arm's events, misses the pooled figure by far more (the learning arms hit 0.1-0.15).
+ARM_TOLERANCE = 0.10
+POOLED_TOLERANCE = 0.04
 
 
 @pytest.fixture
