@@ -15,6 +15,7 @@ from stream.validation import (
     InvalidMessage,
     parse,
     parse_or_raise,
+    unprocessable,
 )
 
 CLICK = {
@@ -178,3 +179,14 @@ def test_a_huge_stock_is_refused() -> None:
     }
 
     assert parse(_encode(item), topic="catalog").reason == "invalid_value"
+
+
+def test_a_valid_message_our_code_failed_on_is_kept_as_unprocessable() -> None:
+    letter = unprocessable(
+        _encode(CLICK), OverflowError("too large"), topic="events", partition=1, offset=9
+    )
+
+    assert letter.reason == "unprocessable"
+    assert letter.detail == "OverflowError: too large"
+    assert base64.b64decode(letter.payload_b64) == _encode(CLICK)
+    assert (letter.partition, letter.offset) == (1, 9)
