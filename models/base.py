@@ -274,5 +274,5 @@ class Recommender(abc.ABC):
         recommender.history = UserHistory.from_arrays(envelope["history"], history_arrays, catalog)
         recommender.n_learnt = envelope["n_learnt"]
         recommender.n_skipped = envelope["n_skipped"]
-        logger.info("state_restored recommender=%s n_learnt=%d", cls.name, recommender.n_learnt)
+        logger.debug("state_restored recommender=%s n_learnt=%d", cls.name, recommender.n_learnt)
         return recommender

@@ -231,11 +231,20 @@ def _expire(
 ) -> None:
     """Give up the requests whose slate has not come within ``timeout_s``."""
     deadline = time.monotonic() - timeout_s
-    for request_id in [rid for rid, sent_at in pending.items() if sent_at < deadline]:
+    expired = [request_id for request_id, sent_at in pending.items() if sent_at < deadline]
+    for request_id in expired:
         del pending[request_id]
         simulator.expire(request_id)
-        report.requests_expired += 1
-        logger.warning("request_expired request_id=%s timeout_s=%.0f", request_id, timeout_s)
+        logger.debug("request_expired request_id=%s timeout_s=%.0f", request_id, timeout_s)
+
+    if expired:
+        report.requests_expired += len(expired)
+        logger.warning(
+            "requests_expired n_expired=%d timeout_s=%.0f first_request_id=%s",
+            len(expired),
+            timeout_s,
+            expired[0],
+        )
 
 
 def _pace(report: DriveReport, started: float, rate: float | None) -> None:

@@ -277,7 +277,7 @@ def _wait_for_worker(
 
     report.sync_timeouts += 1
     logger.warning(
-        "worker_behind n_items=%d n_events=%d timeout_s=%.0f reason=carrying on regardless",
+        "worker_behind n_items=%d n_events=%d timeout_s=%.0f action=carry_on",
         n_items,
         n_events,
         settings.sync_timeout_s,

@@ -33,7 +33,9 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if hasattr(consumer, "_fetch_max_wait_ms"):
             consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # noqa: SLF001
         else:
-            logger.warning("fetch_wait_unchanged reason=aiokafka has no _fetch_max_wait_ms")
+            logger.warning(
+                "fetch_wait_unchanged reason=attribute_missing attribute=_fetch_max_wait_ms"
+            )
         return consumer
 
 

@@ -262,6 +262,6 @@ def stop_worker(worker: subprocess.Popen) -> None:
     try:
         worker.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        logger.warning("worker_killed pid=%d reason=no exit 30 s after SIGTERM", worker.pid)
+        logger.warning("worker_killed pid=%d reason=sigterm_timeout timeout_s=30", worker.pid)
         worker.kill()
         worker.wait()

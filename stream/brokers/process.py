@@ -168,7 +168,7 @@ class BrokerProcess:
                 process.wait(timeout=self.stop_timeout_s)
             except subprocess.TimeoutExpired:
                 logger.warning(
-                    "broker_kill name=%s pid=%d reason=no exit %.0f s after SIGTERM",
+                    "broker_kill name=%s pid=%d reason=sigterm_timeout timeout_s=%.0f",
                     self.name,
                     process.pid,
                     self.stop_timeout_s,
