@@ -111,14 +111,6 @@ _TYPE_ERRORS = {
 }
 
 
-class InvalidMessage(ValueError):
-    """Raised by :func:`parse_or_raise` with the dead-letter record that explains the refusal."""
-
-    def __init__(self, dead_letter: DeadLetter) -> None:
-        super().__init__(f"{dead_letter.reason}: {dead_letter.detail}")
-        self.dead_letter = dead_letter
-
-
 def parse(
     raw: bytes | None,
     *,
@@ -187,14 +179,6 @@ def parse(
     except ValidationError as error:
         reason, detail = _explain(error)
         return _dead_letter(reason, detail, raw, **where)
-
-
-def parse_or_raise(raw: bytes | None, *, topic: str, **options: object) -> Contract:
-    """Like :func:`parse`, for callers that must stop on bad input (command-line tools)."""
-    parsed = parse(raw, topic=topic, **options)  # type: ignore[arg-type]
-    if isinstance(parsed, DeadLetter):
-        raise InvalidMessage(parsed)
-    return parsed
 
 
 def unprocessable(

@@ -111,12 +111,12 @@ def broker(
     first start downloads the jars).
     """
     from stream.brokers.kafka import ApacheKafkaBroker
-    from stream.brokers.tansu import TansuBroker
+    from stream.brokers.tansu import TansuBroker, tansu_version
 
     _configure_logging(verbose)
     _stop_on_sigterm()
     launcher = ApacheKafkaBroker(port=port) if kafka else TansuBroker(port=port)
-    name = "Apache Kafka" if kafka else "Tansu"
+    name = "Apache Kafka" if kafka else tansu_version()
 
     try:
         with launcher:

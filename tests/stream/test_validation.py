@@ -12,9 +12,7 @@ from stream.events import DeadLetter, Interaction, RecRequest
 from stream.validation import (
     DEAD_LETTER_PAYLOAD_BYTES,
     MAX_PAYLOAD_BYTES,
-    InvalidMessage,
     parse,
-    parse_or_raise,
     unprocessable,
 )
 
@@ -140,13 +138,6 @@ def test_a_rec_request_is_read_on_its_own_topic() -> None:
 
     assert isinstance(parsed, RecRequest)
     assert parsed.k == 10
-
-
-def test_parse_or_raise_carries_the_dead_letter() -> None:
-    with pytest.raises(InvalidMessage) as raised:
-        parse_or_raise(b"[]", topic="events")
-
-    assert raised.value.dead_letter.reason == "not_an_object"
 
 
 def test_non_finite_scores_and_reference_values_are_refused() -> None:
